@@ -1,0 +1,1 @@
+"""Analysis: cost (params, FLOPs, latency), effective receptive fields, attention maps, kernel views."""

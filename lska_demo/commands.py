@@ -1,0 +1,125 @@
+"""CLI commands for models, data, training and the zoo."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lska_demo.runtime import CACHE_DIR, WEIGHTS_DIR
+
+
+def add_variant_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments that name one YOLOv8 variant; ``--k`` absent means the baseline."""
+    p.add_argument(
+        "--k", type=int, default=None, help="LSKA kernel size (7, 11, 23, 35, 41, 53); omit for the baseline"
+    )
+    p.add_argument("--point", default="sppf", help="insertion point: residual, sppf, neck, head")
+    p.add_argument("--block", default="gate", help="gate (bare LSKA) or van (VAN attention block)")
+    p.add_argument("--scale", default="n", help="YOLOv8 scale: n, s, m, l, x")
+    p.add_argument("--nc", type=int, default=80, help="number of classes")
+
+
+def variant_from(args: argparse.Namespace) -> Any:
+    from lska_demo.yolo import VariantSpec
+
+    return VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=args.nc)
+
+
+def _info(args: argparse.Namespace) -> dict[str, Any]:
+    from lska_demo.yolo import build_model
+
+    spec = variant_from(args)
+    model = build_model(spec, verbose=not args.json)  # Ultralytics prints its layer table
+    rows = [{"index": m.i, "from": m.f, "params": int(m.np), "module": m.type} for m in model.model]
+    return {"name": spec.name, "params": sum(p.numel() for p in model.parameters()), "layers": rows}
+
+
+def _yaml(args: argparse.Namespace) -> dict[str, Any]:
+    from lska_demo.yolo import export_yaml
+
+    text = export_yaml(variant_from(args))
+    if args.out:
+        Path(args.out).write_text(text)
+    return {"yaml": text, "out": args.out}
+
+
+def _data(args: argparse.Namespace) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from lska_demo.data import BenchmarkConfig, generate
+
+    config = BenchmarkConfig(seed=args.seed, imgsz=args.imgsz, train=args.train, val=args.val, test=args.test)
+    with tqdm(total=args.train + args.val + args.test, desc="images", disable=args.json) as bar:
+        path = generate(args.out, config, progress=lambda done, total: bar.update(1))
+    return {"data": str(path)}
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from lska_demo.train import FINETUNE, SCRATCH, train
+
+    recipe = replace(SCRATCH if args.mode == "scratch" else FINETUNE, seed=args.seed, device=args.device)
+    if args.epochs:
+        recipe = replace(recipe, epochs=args.epochs)
+    if args.imgsz:
+        recipe = replace(recipe, imgsz=args.imgsz)
+    spec = variant_from(args) if args.mode != "finetune" else None
+    result = train(args.mode, args.data, recipe, spec=spec, base_weights=args.base, out=args.out)
+    return {"weights": str(result.weights), "val_metrics": result.metrics, "seconds": round(result.seconds, 1)}
+
+
+def _eval(args: argparse.Namespace) -> dict[str, Any]:
+    from lska_demo.train import evaluate
+
+    return {"weights": args.weights, "split": args.split, **evaluate(args.weights, args.data, args.split, args.imgsz)}
+
+
+def _zoo(args: argparse.Namespace) -> dict[str, Any]:
+    from lska_demo.zoo import build_zoo
+
+    manifest = build_zoo(weights_dir=args.weights_dir, work_dir=args.work_dir)
+    return {"models": [{"id": m["id"], **m["metrics"]} for m in manifest.models]}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    def command(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print JSON on stdout")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("info", _info, "build a YOLOv8 variant and print its layer table")
+    add_variant_arguments(p)
+    p = command("yaml", _yaml, "export the Ultralytics model YAML of a variant")
+    add_variant_arguments(p)
+    p.add_argument("--out", default=None, help="write the YAML here too")
+    p.set_defaults(render=lambda r: r["yaml"])
+    p = command("data", _data, "generate the shape-vs-texture benchmark")
+    p.add_argument("--out", default=str(CACHE_DIR / "zoo" / "data"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--imgsz", type=int, default=256)
+    p.add_argument("--train", type=int, default=2000)
+    p.add_argument("--val", type=int, default=500)
+    p.add_argument("--test", type=int, default=500)
+    p = command(
+        "train", _train, "train on Ultralytics' trainer: scratch, graft onto a baseline, or fine-tune (control)"
+    )
+    add_variant_arguments(p)
+    p.add_argument("--mode", default="graft", choices=("scratch", "graft", "finetune"))
+    p.add_argument("--data", required=True, help="an Ultralytics data YAML (the benchmark's, or your own)")
+    p.add_argument("--base", default=None, help="baseline checkpoint for graft/finetune (e.g. yolov8n.pt)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--imgsz", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="passed to Ultralytics: cpu, 0, or 0,1 for multi-GPU DDP")
+    p.add_argument("--out", default=str(CACHE_DIR / "runs"))
+    p = command("eval", _eval, "mAP50 and mAP50-95 of a checkpoint on a split of a data YAML")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--imgsz", type=int, default=256)
+    p = command("zoo", _zoo, "train (or resume) the whole model zoo into weights/ and its manifest")
+    p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
+    p.add_argument("--work-dir", default=str(CACHE_DIR / "zoo"))

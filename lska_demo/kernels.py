@@ -1,0 +1,227 @@
+"""The LSKA family: four large-kernel gating designs from one spec, and the blocks that carry them.
+
+Lau, Po, Rehman, "Large Separable Kernel Attention", ESWA 236 (2024). LSKA decomposes VAN's LKA
+(Guo et al., "Visual Attention Network", 2022) into cascaded 1-D depthwise kernels. Every design
+computes ``attn = conv1(depthwise_cascade(x))`` and returns ``x * attn`` (no sigmoid, as in the paper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+PAPER_KERNEL_SIZES: tuple[int, ...] = (7, 11, 23, 35, 41, 53)
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """How a receptive field of ``k`` splits into a plain kernel ``a`` and a dilated kernel ``K``.
+
+    Rule (the authors' table): d = 2 for k <= 11 else 3; a = 2d - 1; K = (k - d + 1) / d, so that
+    a + d(K - 1) = k. The paper uses k in PAPER_KERNEL_SIZES; the rule also yields 17, 29, 47, 59, ...
+    """
+
+    k: int
+    dilation: int
+    plain: int
+    dilated: int
+
+    @property
+    def plain_padding(self) -> int:
+        return (self.plain - 1) // 2
+
+    @property
+    def dilated_padding(self) -> int:
+        return self.dilation * (self.dilated - 1) // 2
+
+
+def kernel_spec(k: int) -> KernelSpec:
+    """The decomposition of receptive field ``k``; a clear ValueError where the rule has no odd K >= 3."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ValueError(f"kernel size must be an integer, got {k!r}; the paper uses {PAPER_KERNEL_SIZES}")
+    d = 2 if k <= 11 else 3
+    dilated, remainder = divmod(k - d + 1, d)
+    if k < 7 or remainder or dilated < 3 or dilated % 2 == 0:
+        raise ValueError(
+            f"kernel size {k} is not supported: the paper uses {PAPER_KERNEL_SIZES}; other sizes need "
+            "K = (k - d + 1) / d to be an odd integer >= 3 (d = 2 for k <= 11, else 3), e.g. 17, 29, 47"
+        )
+    return KernelSpec(k=k, dilation=d, plain=2 * d - 1, dilated=dilated)
+
+
+def depthwise(dim: int, kernel: tuple[int, int], dilation: int = 1) -> nn.Conv2d:
+    """A 'same'-padded depthwise conv; 1 x n kernels pad only the width, n x 1 only the height."""
+    kh, kw = kernel
+    padding = (dilation * (kh - 1) // 2, dilation * (kw - 1) // 2)
+    return nn.Conv2d(dim, dim, kernel, stride=1, padding=padding, dilation=dilation, groups=dim)
+
+
+class LargeKernelGate(nn.Module):
+    """Base class: a cascade of depthwise stages, a 1x1 conv, and the gate ``x * attn``.
+
+    Subclasses build their convs and name them, in order, in ``stage_names``; the last is the 1x1.
+    """
+
+    stage_names: tuple[str, ...] = ()
+
+    def __init__(self, dim: int, k_size: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.k_size = k_size
+        self.spec = kernel_spec(k_size)
+
+    def stages(self, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """Every intermediate map of the attention path, for teaching and attention plots."""
+        out = []
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+            out.append((name, x))
+        return out
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.attention(x)
+
+    def depthwise_convs(self) -> list[nn.Conv2d]:
+        return [getattr(self, name) for name in self.stage_names[:-1]]
+
+    @torch.no_grad()
+    def reset_to_identity(self) -> None:
+        """attn == 1 everywhere, so the gate passes its input unchanged (for grafting into a trained net)."""
+        self.conv1.weight.zero_()
+        self.conv1.bias.fill_(1.0)
+
+
+class LSKA(LargeKernelGate):
+    """Large Separable Kernel Attention (Lau et al., ESWA 2024): 1xa, ax1, then dilated 1xK, Kx1, then 1x1."""
+
+    stage_names = ("conv0h", "conv0v", "conv_spatial_h", "conv_spatial_v", "conv1")
+
+    def __init__(self, dim: int, k_size: int = 23) -> None:
+        super().__init__(dim, k_size)
+        s = self.spec
+        self.conv0h = depthwise(dim, (1, s.plain))
+        self.conv0v = depthwise(dim, (s.plain, 1))
+        self.conv_spatial_h = depthwise(dim, (1, s.dilated), s.dilation)
+        self.conv_spatial_v = depthwise(dim, (s.dilated, 1), s.dilation)
+        self.conv1 = nn.Conv2d(dim, dim, 1)
+
+
+class LKA(LargeKernelGate):
+    """VAN's Large Kernel Attention (Guo et al., 2022): a x a, then dilated K x K, then 1x1 (k=23 is VAN's)."""
+
+    stage_names = ("conv0", "conv_spatial", "conv1")
+
+    def __init__(self, dim: int, k_size: int = 23) -> None:
+        super().__init__(dim, k_size)
+        s = self.spec
+        self.conv0 = depthwise(dim, (s.plain, s.plain))
+        self.conv_spatial = depthwise(dim, (s.dilated, s.dilated), s.dilation)
+        self.conv1 = nn.Conv2d(dim, dim, 1)
+
+
+class LKATrivial(LargeKernelGate):
+    """LKA-trivial, the paper's naive baseline: one k x k depthwise conv, then 1x1."""
+
+    stage_names = ("conv0", "conv1")
+
+    def __init__(self, dim: int, k_size: int = 23) -> None:
+        super().__init__(dim, k_size)
+        self.conv0 = depthwise(dim, (k_size, k_size))
+        self.conv1 = nn.Conv2d(dim, dim, 1)
+
+
+class LSKATrivial(LargeKernelGate):
+    """LSKA-trivial, the paper's separable naive design: 1 x k then k x 1 depthwise, then 1x1."""
+
+    stage_names = ("conv0h", "conv0v", "conv1")
+
+    def __init__(self, dim: int, k_size: int = 23) -> None:
+        super().__init__(dim, k_size)
+        self.conv0h = depthwise(dim, (1, k_size))
+        self.conv0v = depthwise(dim, (k_size, 1))
+        self.conv1 = nn.Conv2d(dim, dim, 1)
+
+
+DESIGNS: dict[str, type[LargeKernelGate]] = {
+    "lka_trivial": LKATrivial,
+    "lska_trivial": LSKATrivial,
+    "lka": LKA,
+    "lska": LSKA,
+}
+DESIGN_LABELS: dict[str, str] = {
+    "lka_trivial": "LKA-trivial (k×k)",
+    "lska_trivial": "LSKA-trivial (1×k, k×1)",
+    "lka": "LKA (a×a, dilated K×K)",
+    "lska": "LSKA (1×a, a×1, dilated 1×K, K×1)",
+}
+
+
+def build_design(design: str, dim: int, k_size: int) -> LargeKernelGate:
+    if design not in DESIGNS:
+        raise ValueError(f"unknown design {design!r}; choose one of {sorted(DESIGNS)}")
+    return DESIGNS[design](dim, k_size)
+
+
+class LSKABlock(nn.Module):
+    """VAN's attention unit with LSKA inside: 1x1, GELU, LSKA, 1x1, plus the shortcut (VAN's names)."""
+
+    def __init__(self, dim: int, k_size: int = 23) -> None:
+        super().__init__()
+        self.proj_1 = nn.Conv2d(dim, dim, 1)
+        self.activation = nn.GELU()
+        self.spatial_gating_unit = LSKA(dim, k_size)
+        self.proj_2 = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.proj_2(self.spatial_gating_unit(self.activation(self.proj_1(x))))
+
+    @property
+    def gate(self) -> LSKA:
+        return self.spatial_gating_unit
+
+    @torch.no_grad()
+    def reset_to_identity(self) -> None:
+        """The residual branch outputs 0, so the block is the identity (for grafting)."""
+        self.proj_2.weight.zero_()
+        self.proj_2.bias.zero_()
+
+
+BLOCKS: dict[str, type[nn.Module]] = {"gate": LSKA, "van": LSKABlock}
+
+
+def build_block(block: str, dim: int, k_size: int) -> nn.Module:
+    """The bare gating unit (as YOLOv8 tutorials insert it) or VAN's full attention unit."""
+    if block not in BLOCKS:
+        raise ValueError(f"unknown block kind {block!r}; choose one of {sorted(BLOCKS)}")
+    return BLOCKS[block](dim, k_size)
+
+
+def gate_of(module: nn.Module) -> LargeKernelGate:
+    """The gating unit inside a bare gate or a VAN block."""
+    return module if isinstance(module, LargeKernelGate) else module.spatial_gating_unit
+
+
+@torch.no_grad()
+def equivalent_kernel(gate: LargeKernelGate) -> torch.Tensor:
+    """The k x k per-channel kernel that the depthwise cascade of ``gate`` equals (biases left out).
+
+    Returned as a correlation kernel W[C, k, k] such that, away from borders,
+    cascade(x) - bias_terms == conv2d(x, W[:, None], padding=k // 2, groups=C).
+    """
+    k = gate.k_size
+    size = 2 * k + 1
+    impulse = torch.zeros(1, gate.dim, size, size)
+    impulse[..., k, k] = 1.0
+    x = impulse
+    for conv in gate.depthwise_convs():
+        x = nn.functional.conv2d(x, conv.weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)
+    half = k // 2
+    response = x[0, :, k - half : k + half + 1, k - half : k + half + 1]
+    return torch.flip(response, dims=(-2, -1))  # a convolution's impulse response is its flipped kernel

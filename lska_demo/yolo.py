@@ -1,0 +1,310 @@
+"""LSKA inside Ultralytics YOLOv8, with no edit to Ultralytics' source.
+
+A model is a YAML table interpreted by Ultralytics' ``parse_model``; this module generates that table
+for a variant (scale, k, insertion point, block kind), builds it, and grafts LSKA into a trained
+baseline so that it predicts exactly what the baseline predicts until fine-tuned.
+
+Channels are never typed into the YAML: an argument ``c2`` is resolved by ``parse_model`` to the output
+channels of the previous row, so every LSKA row reads the row right above it (``from: -1``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+from ultralytics.nn.modules import C2f
+from ultralytics.nn.modules.block import Bottleneck
+from ultralytics.nn.tasks import DetectionModel, yaml_model_load
+
+from lska_demo.kernels import BLOCKS, LSKA, LSKABlock, build_block, kernel_spec
+
+SCALES = ("n", "s", "m", "l", "x")
+
+INSERTION_POINTS: dict[str, str] = {
+    "residual": "inside the residual branch of every backbone C2f bottleneck (layers 2, 4, 6, 8): "
+    "x + LSKA(cv2(cv1(x))); no layer index moves",
+    "sppf": "between the last backbone C2f (layer 8) and SPPF: one row at index 9, later rows shift by one",
+    "neck": "inline after each of the neck's four C2f blocks (layers 12, 15, 18, 21): every later layer, "
+    "Detect included, sees the attended maps",
+    "head": "one branch on each of P3, P4, P5 right before Detect: only Detect sees the attended maps, "
+    "the neck is unchanged",
+}
+
+# Original YOLOv8 row indices of each point (0-based over backbone + head).
+_BACKBONE_C2F = (2, 4, 6, 8)
+_NECK_C2F = (12, 15, 18, 21)
+_DETECT_INPUTS = (15, 18, 21)
+
+
+class BottleneckLSKA(Bottleneck):
+    """Ultralytics' Bottleneck with LSKA (or VAN's block) on the residual branch: x + attn(cv2(cv1(x)))."""
+
+    def __init__(
+        self,
+        c1: int,
+        c2: int,
+        k_size: int,
+        block: str = "gate",
+        shortcut: bool = True,
+        g: int = 1,
+        k: tuple = (3, 3),
+        e: float = 0.5,
+    ) -> None:
+        super().__init__(c1, c2, shortcut, g, k, e)
+        self.attn = build_block(block, c2, k_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.attn(self.cv2(self.cv1(x)))
+        return x + y if self.add else y
+
+
+class C2fLSKA(C2f):
+    """C2f whose bottlenecks carry LSKA on their residual branch; output channels equal input channels.
+
+    ``n`` and ``depth`` arrive unscaled from the YAML (``parse_model`` scales repeats only for the modules
+    it knows), so the repeat count is computed here exactly as Ultralytics computes it for C2f.
+    """
+
+    def __init__(
+        self,
+        c1: int,
+        k_size: int = 23,
+        n: int = 1,
+        depth: float = 1.0,
+        shortcut: bool = True,
+        block: str = "gate",
+    ) -> None:
+        repeats = max(round(n * depth), 1) if n > 1 else n
+        super().__init__(c1, c1, repeats, shortcut)
+        self.m = nn.ModuleList(
+            BottleneckLSKA(self.c, self.c, k_size, block, shortcut, k=((3, 3), (3, 3)), e=1.0) for _ in range(repeats)
+        )
+
+    def reset_to_identity(self) -> None:
+        for bottleneck in self.m:
+            bottleneck.attn.reset_to_identity()
+
+
+YAML_MODULES: tuple[type[nn.Module], ...] = (LSKA, LSKABlock, C2fLSKA)
+_BLOCK_MODULE = {"gate": "LSKA", "van": "LSKABlock"}
+
+
+def register_with_ultralytics() -> None:
+    """Make the YAML names resolvable: ``parse_model`` looks module names up in its own module's globals."""
+    from ultralytics.nn import tasks
+
+    for module in YAML_MODULES:
+        setattr(tasks, module.__name__, module)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One YOLOv8 model: ``k=None`` is the baseline."""
+
+    k: int | None = None
+    point: str = "sppf"
+    block: str = "gate"
+    scale: str = "n"
+    nc: int = 80
+
+    def __post_init__(self) -> None:
+        if self.k is not None:
+            kernel_spec(self.k)
+        if self.point not in INSERTION_POINTS:
+            raise ValueError(f"unknown insertion point {self.point!r}; choose one of {list(INSERTION_POINTS)}")
+        if self.block not in BLOCKS:
+            raise ValueError(f"unknown block kind {self.block!r}; choose one of {sorted(BLOCKS)}")
+        if self.scale not in SCALES:
+            raise ValueError(f"unknown scale {self.scale!r}; choose one of {SCALES}")
+        if isinstance(self.nc, bool) or not isinstance(self.nc, int) or self.nc < 1:
+            raise ValueError(f"number of classes must be a positive integer, got {self.nc!r}")
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.k is None
+
+    @property
+    def name(self) -> str:
+        if self.is_baseline:
+            return f"yolov8{self.scale}"
+        suffix = "" if self.block == "gate" else f"-{self.block}"
+        return f"yolov8{self.scale}-lska{self.k}-{self.point}{suffix}"
+
+    def baseline(self) -> VariantSpec:
+        return replace(self, k=None)
+
+
+def _absolute(f: int | list[int], i: int) -> int | list[int]:
+    if isinstance(f, list):
+        return [x if x >= 0 else i + x for x in f]
+    return f if f >= 0 else i + f
+
+
+def _relative(f: int | list[int], i: int) -> int | list[int]:
+    if isinstance(f, list):
+        return [-1 if x == i - 1 else x for x in f]
+    return -1 if f == i - 1 else f
+
+
+def _insert_rows(
+    rows: list[list[Any]], after: dict[int, list[Any]], inline: bool
+) -> tuple[list[list[Any]], dict[int, int]]:
+    """Insert ``after[i]`` right after row i. Inline: every consumer of row i now reads the new row.
+    Branch: only Detect reads it. Returns the new rows and the map old index -> new index."""
+    rows = [[_absolute(f, i), n, m, list(args)] for i, (f, n, m, args) in enumerate(rows)]
+    new_rows: list[list[Any]] = []
+    index_of: dict[int, int] = {}
+    consumer_of: dict[int, int] = {}
+    detect_of: dict[int, int] = {}
+    for i, row in enumerate(rows):
+        index_of[i] = consumer_of[i] = detect_of[i] = len(new_rows)
+        new_rows.append(row)
+        if i in after:
+            new_rows.append([len(new_rows) - 1, 1, *copy.deepcopy(after[i])])
+            detect_of[i] = len(new_rows) - 1
+            if inline:
+                consumer_of[i] = detect_of[i]
+    inserted = {index_of[i] + 1 for i in after}
+    for j, row in enumerate(new_rows):
+        if j in inserted:
+            continue
+        lookup = detect_of if row[2] == "Detect" else consumer_of
+        f = row[0]
+        row[0] = [lookup.get(x, x) for x in f] if isinstance(f, list) else lookup.get(f, f)  # -1 at row 0: input
+    for j, row in enumerate(new_rows):
+        row[0] = _relative(row[0], j)
+    return new_rows, index_of
+
+
+def variant_yaml(spec: VariantSpec) -> tuple[dict[str, Any], dict[int, int]]:
+    """The model table of ``spec`` and the map from YOLOv8's layer indices to this table's."""
+    base = yaml_model_load(f"yolov8{spec.scale}.yaml")
+    d = {key: copy.deepcopy(base[key]) for key in ("nc", "scales", "backbone", "head")}
+    d["nc"], d["scale"] = spec.nc, spec.scale
+    n_backbone = len(d["backbone"])
+    rows = d["backbone"] + d["head"]
+    identity = {i: i for i in range(len(rows))}
+    if spec.is_baseline:
+        return d, identity
+    unit = [_BLOCK_MODULE[spec.block], ["c2", spec.k]]
+    if spec.point == "residual":
+        for i in _BACKBONE_C2F:
+            f, n, _, args = rows[i]
+            shortcut = args[1] if len(args) > 1 else True
+            rows[i] = [f, 1, "C2fLSKA", ["c2", spec.k, n, "depth", shortcut, spec.block]]
+        new_rows, index_map = rows, identity
+    elif spec.point == "sppf":
+        new_rows, index_map = _insert_rows(rows, {_BACKBONE_C2F[-1]: unit}, inline=True)
+        n_backbone += 1
+    elif spec.point == "neck":
+        new_rows, index_map = _insert_rows(rows, dict.fromkeys(_NECK_C2F, unit), inline=True)
+    else:  # head
+        new_rows, index_map = _insert_rows(rows, dict.fromkeys(_DETECT_INPUTS, unit), inline=False)
+    d["backbone"], d["head"] = new_rows[:n_backbone], new_rows[n_backbone:]
+    return d, index_map
+
+
+def export_yaml(spec: VariantSpec) -> str:
+    """The model YAML of ``spec`` as text, ready for ``YOLO('file.yaml')`` once ``lska_demo`` is imported."""
+    d, _ = variant_yaml(spec)
+    header = [
+        f"# {spec.name}: Ultralytics YOLOv8 generated by lska_demo",
+        "# Load with: import lska_demo; from ultralytics import YOLO; YOLO('this.yaml')",
+        "# 'c2' is the previous row's output channels and 'depth' the scale's depth multiple, both resolved",
+        "# by Ultralytics' parse_model, so the file works at any scale (set `scale:`) and any class count.",
+    ]
+    if not spec.is_baseline:
+        header.append(f"# LSKA k={spec.k} at '{spec.point}': {INSERTION_POINTS[spec.point]}")
+
+    def row(r: list[Any]) -> str:
+        return "  - " + yaml.safe_dump(r, default_flow_style=True, width=1000).strip()
+
+    body = [
+        f"nc: {d['nc']}",
+        f"scale: {d['scale']}",
+        "scales:",
+        *(f"  {s}: {v}" for s, v in d["scales"].items()),
+        "backbone:",
+        *(row(r) for r in d["backbone"]),
+        "head:",
+        *(row(r) for r in d["head"]),
+    ]
+    return "\n".join(header + body) + "\n"
+
+
+def build_model(spec: VariantSpec, verbose: bool = False) -> DetectionModel:
+    """A freshly initialised DetectionModel of ``spec`` (eval mode, CPU)."""
+    d, _ = variant_yaml(spec)
+    model = DetectionModel(d, ch=3, nc=spec.nc, verbose=verbose)
+    return model.eval()
+
+
+def spec_of(model: DetectionModel, **changes: Any) -> VariantSpec:
+    """The baseline spec matching a model's scale and class count, with ``changes`` applied."""
+    return VariantSpec(scale=model.yaml.get("scale", "n"), nc=int(model.yaml["nc"]), **changes)
+
+
+def graft(baseline: DetectionModel, spec: VariantSpec) -> DetectionModel:
+    """Insert LSKA into a trained baseline with identity initialisation.
+
+    Every baseline weight is copied to its new index; each inserted unit starts as the identity
+    (``conv1`` weight 0, bias 1 for the gate; ``proj_2`` = 0 for VAN's block), so the grafted model's
+    outputs equal the baseline's until it is fine-tuned.
+    """
+    if spec.is_baseline:
+        raise ValueError("graft needs an LSKA variant (k is None)")
+    if any(isinstance(m, YAML_MODULES) for m in baseline.modules()):
+        raise ValueError("graft needs a plain YOLOv8 baseline; this model already contains LSKA")
+    spec = replace(spec, scale=baseline.yaml.get("scale", spec.scale), nc=int(baseline.yaml["nc"]))
+    d, index_map = variant_yaml(spec)
+    model = DetectionModel(d, ch=3, nc=spec.nc, verbose=False)
+    for old, new in index_map.items():
+        result = model.model[new].load_state_dict(baseline.model[old].state_dict(), strict=False)
+        foreign = [key for key in result.missing_keys if ".attn." not in f".{key}"]
+        if result.unexpected_keys or foreign:
+            raise RuntimeError(f"layer {old} -> {new}: weights do not line up ({result})")
+    for j, layer in enumerate(model.model):
+        if j not in index_map.values() or isinstance(layer, C2fLSKA):
+            layer.reset_to_identity()
+    model.names = dict(getattr(baseline, "names", model.names))
+    model.args = getattr(baseline, "args", {})
+    return model.train(baseline.training)
+
+
+def lska_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every LSKA gate in a model, by qualified name (VAN blocks contribute their inner gate)."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, LSKA)]
+
+
+def save_checkpoint(model: DetectionModel, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """An Ultralytics-format checkpoint (half precision, no optimiser) that ``YOLO(path)`` loads and trains.
+
+    Its ``model.yaml`` carries the LSKA rows, so Ultralytics' trainer rebuilds the same architecture.
+    """
+    import datetime
+
+    import ultralytics
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "version": ultralytics.__version__,
+        "epoch": -1,
+        "best_fitness": None,
+        "model": copy.deepcopy(model).half().eval(),
+        "ema": None,
+        "updates": None,
+        "optimizer": None,
+        "train_args": {"task": "detect", **(metadata or {}).get("train_args", {})},
+        "train_metrics": {},
+        "lska_demo": metadata or {},
+    }
+    torch.save(ckpt, path)
+    return path

@@ -151,7 +151,8 @@ def dataset_hash(root: str | Path) -> str:
     """sha256 over every image and label file, in a fixed order: identifies the data a model saw."""
     root = Path(root)
     digest = hashlib.sha256()
-    for path in sorted(p for sub in ("images", "labels") for p in (root / sub).rglob("*") if p.is_file()):
+    files = [p for sub in ("images", "labels") for p in (root / sub).rglob("*") if p.suffix in (".jpg", ".txt")]
+    for path in sorted(files):  # Ultralytics adds *.cache files beside the labels: not part of the data
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -147,8 +147,8 @@ def _absolute(f: int | list[int], i: int) -> int | list[int]:
 
 
 def _relative(f: int | list[int], i: int) -> int | list[int]:
-    if isinstance(f, list):
-        return [-1 if x == i - 1 else x for x in f]
+    if isinstance(f, list):  # YOLOv8's own style: -1 only leads a list, as in [-1, 6]; Detect lists stay absolute
+        return [-1 if x == i - 1 and j == 0 else x for j, x in enumerate(f)]
     return -1 if f == i - 1 else f
 
 

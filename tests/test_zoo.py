@@ -1,0 +1,93 @@
+"""The zoo: plan, manifest, verified loading, and a tiny end-to-end build (train, graft, eval, resume)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from lska_demo.data import BenchmarkConfig
+from lska_demo.kernels import PAPER_KERNEL_SIZES
+from lska_demo.runtime import WEIGHTS_DIR
+from lska_demo.train import Recipe
+from lska_demo.yolo import INSERTION_POINTS, VariantSpec, lska_layers
+from lska_demo.zoo import (
+    Manifest,
+    PlanItem,
+    ZooError,
+    build_zoo,
+    default_plan,
+    load_pretrained,
+    load_zoo_model,
+    sha256_of,
+    verified_path,
+)
+
+
+def test_shipped_manifest_hashes_match_the_files() -> None:
+    manifest = Manifest.load(WEIGHTS_DIR)
+    shipped = [m for m in manifest.models if m.get("file")]
+    assert manifest.find(VariantSpec(nc=4)) is not None, "the zoo ships no baseline"
+    for entry in shipped:
+        assert sha256_of(WEIGHTS_DIR / entry["file"]) == entry["sha256"], entry["id"]
+        assert entry["data_hash"] == manifest.benchmark["data_hash"]
+        assert 0.0 <= entry["metrics"]["mAP50-95"] <= entry["metrics"]["mAP50"] <= 1.0
+    total = sum((WEIGHTS_DIR / m["file"]).stat().st_size for m in shipped)
+    assert total <= 80 * 2**20, f"weights/ holds {total / 2**20:.1f} MiB, over the 80 MiB budget"
+
+
+def test_default_plan_covers_the_issue() -> None:
+    plan = default_plan()
+    specs = {(p.spec.k, p.spec.point) for p in plan if p.mode == "graft"}
+    assert {(k, "sppf") for k in PAPER_KERNEL_SIZES} <= specs
+    assert {(23, point) for point in INSERTION_POINTS} <= specs
+    controls = [p for p in plan if p.mode == "finetune"]
+    k23 = [p for p in plan if p.spec == VariantSpec(k=23, point="sppf", nc=4)]
+    assert len({p.seed for p in controls}) >= 3 and len({p.seed for p in k23}) >= 3
+    assert len({p.id for p in plan}) == len(plan)
+
+
+def test_tampered_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"not the trained weights")
+    entry = {"id": "x", "file": "model.pt", "sha256": "0" * 64}
+    with pytest.raises(ZooError, match="sha256"):
+        verified_path(entry, tmp_path)
+    with pytest.raises(ZooError, match="missing"):
+        verified_path({**entry, "file": "absent.pt"}, tmp_path)
+
+
+def test_pretrained_offline_fails_at_once_with_advice(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ZooError, match="place yolov8n.pt in"):
+        load_pretrained("yolov8n.pt", folder=tmp_path)
+    assert time.perf_counter() - started < 30
+
+
+def test_tiny_zoo_end_to_end_and_resume(tiny_data: Path, tmp_path: Path) -> None:
+    base = VariantSpec(nc=4)
+    lska = VariantSpec(k=7, point="sppf", nc=4)
+    plan = [
+        PlanItem("base-scratch", "scratch", base, ship=False),
+        PlanItem("base-s0", "finetune", base, 0, "base-scratch"),
+        PlanItem("lska7-s0", "graft", lska, 0, "base-scratch"),
+    ]
+    recipe = Recipe(epochs=1, imgsz=64, batch=4, workers=0)
+    config = BenchmarkConfig(seed=3, imgsz=64, train=12, val=4, test=4, min_size=0.3)
+    weights, work = tmp_path / "weights", tmp_path / "work"
+    logged: list[str] = []
+    manifest = build_zoo(plan, config, weights, work, recipe, recipe, log=logged.append)
+    assert [m["id"] for m in manifest.models] == ["base-scratch", "base-s0", "lska7-s0"]
+    assert manifest.entry("base-scratch")["file"] is None
+    on_disk = json.loads((weights / "manifest.json").read_text())
+    for entry in on_disk["models"]:
+        assert set(entry["metrics"]) == {"mAP50", "mAP50-95"}
+        if entry["file"]:
+            assert sha256_of(weights / entry["file"]) == entry["sha256"]
+    model, entry = load_zoo_model(lska, folder=weights)
+    assert entry["id"] == "lska7-s0" and len(lska_layers(model)) == 1
+    logged.clear()
+    build_zoo(plan, config, weights, work, recipe, recipe, log=logged.append)
+    assert all("done already" in line for line in logged if line.startswith(("base", "lska")))

@@ -1,10 +1,10 @@
 """Shared test set-up: importing the package configures the offline runtime and registers LSKA."""
 
+from pathlib import Path
+
+import pytest
+
 import lska_demo  # noqa: F401
-
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

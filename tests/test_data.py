@@ -30,7 +30,7 @@ def test_seed_split_and_index_all_change_the_image() -> None:
 
 @pytest.mark.parametrize("index", range(40))
 def test_labels_are_valid_boxes_of_drawn_objects(index: int) -> None:
-    image, labels = render_image(CONFIG, "train", index)
+    _, labels = render_image(CONFIG, "train", index)
     assert CONFIG.min_objects <= len(labels) <= CONFIG.max_objects
     boxes = []
     for cls, cx, cy, w, h in labels:

@@ -61,7 +61,7 @@ def test_tampered_file_is_refused(tmp_path: Path) -> None:
 
 def test_pretrained_offline_fails_at_once_with_advice(tmp_path: Path) -> None:
     started = time.perf_counter()
-    with pytest.raises(ZooError, match="place yolov8n.pt in"):
+    with pytest.raises(ZooError, match=r"place yolov8n\.pt in"):
         load_pretrained("yolov8n.pt", folder=tmp_path)
     assert time.perf_counter() - started < 30
 

@@ -50,7 +50,7 @@ class Recipe:
 
 
 SCRATCH = Recipe()
-FINETUNE = Recipe(epochs=3, lr0=0.0005, warmup_epochs=0.0, close_mosaic=1)
+FINETUNE = Recipe(epochs=2, lr0=0.0005, warmup_epochs=0.0, close_mosaic=1)
 
 
 @dataclass

@@ -9,6 +9,7 @@ message a person can act on. Nothing is ever unpickled.
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,16 @@ def _open(source: str | Path | bytes | Image.Image) -> Image.Image:
         data = path.read_bytes()
     if not data:
         raise ImageError("the file is empty")
+    # Ultralytics patches Image.open to pip-install a HEIF plugin whenever a file is unknown: use Pillow's own.
+    opener = getattr(sys.modules.get("ultralytics.utils.patches"), "_image_open", Image.open)
     try:
-        return Image.open(io.BytesIO(data))
+        return opener(io.BytesIO(data))
     except UnidentifiedImageError as err:
         raise ImageError("this file is not an image Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF, ...)") from err
+    except Image.DecompressionBombError as err:
+        raise ImageError(
+            f"the image declares too many pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels"
+        ) from err
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

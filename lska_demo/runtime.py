@@ -21,6 +21,7 @@ ENV_DEFAULTS: dict[str, str] = {
     "YOLO_OFFLINE": "1",  # skip Ultralytics' DNS probe
     "YOLO_CONFIG_DIR": str(CACHE_DIR / "ultralytics"),
     "YOLO_VERBOSE": "False",
+    "YOLO_AUTOINSTALL": "False",  # Ultralytics would pip-install missing extras at run time
     "MPLCONFIGDIR": str(CACHE_DIR / "matplotlib"),
     "MPLBACKEND": "Agg",
     "GRADIO_ANALYTICS_ENABLED": "False",

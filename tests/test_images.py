@@ -1,0 +1,72 @@
+"""Untrusted images: every kind loads as clean RGB or fails with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus import ERROR, OK, make_corpus
+from lska_demo.images import MAX_SIDE, ImageError, letterbox, load_image
+
+CORPUS_NAMES = [
+    "rgb.jpg", "gray.png", "rgba.png", "palette.png", "cmyk.jpg", "gray16.png", "animated.gif", "multipage.tiff",
+    "exif-rotated.jpg", "huge.png", "one-pixel.png", "truncated.jpg", "corrupt.jpg", "not-an-image.jpg", "empty.png",
+    "bomb.png",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def test_corpus_covers_every_kind(corpus: dict[str, tuple[Path, str]]) -> None:
+    assert sorted(corpus) == sorted(CORPUS_NAMES)
+
+
+@pytest.mark.parametrize("name", CORPUS_NAMES)
+def test_each_input_loads_or_fails_clearly(corpus: dict[str, tuple[Path, str]], name: str) -> None:
+    path, expect = corpus[name]
+    if expect == OK:
+        image = load_image(path)
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+        assert max(image.shape[:2]) <= MAX_SIDE
+    else:
+        assert expect == ERROR
+        with pytest.raises(ImageError) as info:
+            load_image(path)
+        message = str(info.value)
+        assert message and "Traceback" not in message and len(message) < 300
+
+
+def test_exif_rotation_is_applied(corpus: dict[str, tuple[Path, str]]) -> None:
+    assert load_image(corpus["exif-rotated.jpg"][0]).shape[:2] == (96, 64)  # stored 96 wide, shown 64 wide
+
+
+def test_sixteen_bit_keeps_its_contrast(corpus: dict[str, tuple[Path, str]]) -> None:
+    image = load_image(corpus["gray16.png"][0])
+    assert image.min() == 0 and image.max() == 255
+
+
+def test_transparent_pixels_become_white() -> None:
+    from PIL import Image
+
+    image = load_image(Image.new("RGBA", (16, 16), (0, 0, 0, 0)))
+    assert (image == 255).all()
+
+
+def test_bytes_and_arrays_get_the_same_checks() -> None:
+    with pytest.raises(ImageError, match="empty"):
+        load_image(b"")
+    with pytest.raises(ImageError, match="shape"):
+        load_image(np.zeros((4, 4, 4, 4), dtype=np.uint8))
+    assert load_image(np.zeros((32, 32), dtype=np.float32)).shape == (32, 32, 3)
+
+
+def test_letterbox_keeps_aspect_and_pads_grey() -> None:
+    tensor, scale, (left, top) = letterbox(np.zeros((100, 200, 3), dtype=np.uint8), 64)
+    assert tensor.shape == (1, 3, 64, 64) and scale == pytest.approx(0.32)
+    assert (left, top) == (0, 16)
+    assert tensor[0, :, 0, 0].tolist() == pytest.approx([114 / 255] * 3)

@@ -9,7 +9,7 @@ import sys
 
 # Each module exposes ``register(subparsers)``; its commands set ``handler`` (args -> data) and
 # optionally ``render`` (data -> text).
-COMMAND_GROUPS = ("lska_demo.commands", "lska_demo.analysis.commands", "lska_demo.bench")
+COMMAND_GROUPS = ("lska_demo.commands", "lska_demo.analysis.commands", "lska_demo.report", "lska_demo.bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

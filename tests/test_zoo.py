@@ -10,6 +10,7 @@ import pytest
 
 from lska_demo.data import BenchmarkConfig
 from lska_demo.kernels import PAPER_KERNEL_SIZES
+from lska_demo.report import markdown, replace_block, results
 from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.train import Recipe
 from lska_demo.yolo import INSERTION_POINTS, VariantSpec, lska_layers
@@ -91,3 +92,20 @@ def test_tiny_zoo_end_to_end_and_resume(tiny_data: Path, tmp_path: Path) -> None
     logged.clear()
     build_zoo(plan, config, weights, work, recipe, recipe, log=logged.append)
     assert all("done already" in line for line in logged if line.startswith(("base", "lska")))
+
+    table = results(Manifest.load(weights), imgsz=64, repeats=1)
+    rows = {r["model"]: r for r in table["rows"]}
+    assert set(rows) == {"yolov8n", "yolov8n-lska7-sppf"}
+    assert rows["yolov8n"]["verdict"] == "control" and rows["yolov8n-lska7-sppf"]["verdict"] == "one seed: no verdict"
+    expected_delta = (
+        manifest.entry("lska7-s0")["metrics"]["mAP50-95"] - manifest.entry("base-s0")["metrics"]["mAP50-95"]
+    )
+    assert rows["yolov8n-lska7-sppf"]["delta_vs_control"] == pytest.approx(expected_delta)
+    assert rows["yolov8n-lska7-sppf"]["params"] > rows["yolov8n"]["params"]
+    assert "| yolov8n-lska7-sppf | 0 |" in markdown(table)
+
+
+def test_readme_block_is_replaced_between_markers() -> None:
+    text = "intro\n<!-- a -->\nold\n<!-- b -->\noutro\n"
+    assert replace_block(text, "<!-- a -->", "<!-- b -->", "new") == "intro\n<!-- a -->\nnew\n<!-- b -->\noutro\n"
+    assert replace_block("x", "<!-- a -->", "<!-- b -->", "new").endswith("<!-- a -->\nnew\n<!-- b -->\n")

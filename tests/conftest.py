@@ -14,3 +14,85 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("benchmark")
     return generate(root, BenchmarkConfig(seed=3, imgsz=64, train=12, val=4, test=4, min_size=0.3))
+
+
+# --- the web app's tests (test_service, test_app_api, test_browser) ---------------------------------------
+
+
+def make_fake_zoo(folder: Path, specs: list) -> Path:
+    """A weights folder shaped like the shipped zoo: a manifest and sha256-verified checkpoints, random weights."""
+    from dataclasses import asdict
+
+    from lska_demo.yolo import build_model, save_checkpoint
+    from lska_demo.zoo import Manifest, sha256_of
+
+    manifest = Manifest(benchmark={"classes": ["circle", "triangle", "square", "hexagon"]})
+    for i, spec in enumerate(specs):
+        model_id = f"{spec.name}-s0"
+        path = save_checkpoint(build_model(spec), folder / f"{model_id}.pt")
+        manifest.upsert(
+            {
+                "id": model_id,
+                "file": path.name,
+                "sha256": sha256_of(path),
+                "mode": "finetune" if spec.is_baseline else "graft",
+                "spec": asdict(spec),
+                "seed": 0,
+                "recipe": {"imgsz": 256},
+                "metrics": {"mAP50": 0.5 + i / 100, "mAP50-95": 0.4 + i / 100},
+            }
+        )
+    manifest.save(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fake_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The control, LSKA k=23 at sppf and k=53 at neck (4 classes), as the zoo would ship them."""
+    from lska_demo.yolo import VariantSpec
+
+    specs = [VariantSpec(nc=4), VariantSpec(k=23, point="sppf", nc=4), VariantSpec(k=53, point="neck", nc=4)]
+    return make_fake_zoo(tmp_path_factory.mktemp("weights"), specs)
+
+
+@pytest.fixture(scope="session")
+def app_url(fake_zoo: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``python app.py`` on a free loopback port, serving the fake zoo; stopped after the session."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from lska_demo.runtime import PROJECT_ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = {**os.environ, "LSKA_DEMO_WEIGHTS": str(fake_zoo), "LSKA_DEMO_PORT": str(port)}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120  # generous: CI machines may be as busy as this one
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"app.py did not answer within 120 s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

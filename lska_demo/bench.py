@@ -1,9 +1,287 @@
-"""``python -m lska_demo bench``: speed and memory ratios measured in one run."""
+"""``python -m lska_demo bench``: speed and memory ratios measured in one run, against their limits.
+
+Latency numbers on a shared 2-core machine are noisy, so every comparison is a ratio of medians from
+runs interleaved in one process; absolute seconds are printed beside them for context only.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lska_demo.kernels import PAPER_KERNEL_SIZES, build_design
+from lska_demo.runtime import PROJECT_ROOT
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+# YOLOv8n at 640: P3 has 64 channels at 80x80, P5 256 channels at 20x20.
+FEATURE_MAPS = {"P3": (64, 80), "P5": (256, 20)}
+
+
+@dataclass
+class Check:
+    name: str
+    value: float
+    unit: str
+    limit: float | None  # None: reported, not judged
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.limit is None else self.value <= self.limit
+
+    def line(self) -> str:
+        verdict = {True: "ok", False: "OVER", None: "info"}[self.ok]
+        limit = "" if self.limit is None else f"<= {self.limit:g}"
+        return f"{self.name:<44} {self.value:>9.3f} {self.unit:<8} {limit:<9} {verdict:<5} {self.detail}"
+
+
+def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    from lska_demo.analysis.cost import measure_latency
+
+    return measure_latency({"f": fn}, warmup=1, repeats=repeats)["f"]["median_ms"]  # type: ignore[index]
+
+
+def _interleaved(runners: dict[str, Callable[[], Any]], repeats: int) -> dict[str, Any]:
+    from lska_demo.analysis.cost import measure_latency
+
+    return measure_latency(runners, warmup=1, repeats=repeats)
+
+
+def bench_compare(repeats: int) -> list[Check]:
+    """A full comparison (decode, both detections, drawing) against the two raw forward passes alone."""
+    from lska_demo.analysis.cost import forward_runner
+    from lska_demo.images import example_images
+    from lska_demo.service import DemoService
+
+    service = DemoService()
+    image = str(example_images()["bus"])
+    result = service.compare(image, 23, "sppf", "gate", "zoo")
+    base, variant = service.pair("zoo", 23, "sppf", "gate")
+    forward_base, forward_variant = (
+        forward_runner(base.model, result.imgsz),
+        forward_runner(variant.model, result.imgsz),
+    )
+    times = _interleaved(
+        {
+            "two forwards": lambda: (forward_base(), forward_variant()),
+            "compare": lambda: service.compare(image, 23, "sppf", "gate", "zoo"),
+        },
+        repeats,
+    )
+    detail = (
+        f"compare {times['compare']['median_ms']:.0f} ms vs forwards {times['two forwards']['median_ms']:.0f} ms "
+        f"at {result.imgsz} px (zoo models, bus.jpg)"
+    )
+    if not (base.trained and variant.trained):  # untrained sides skip detection: the ratio would flatter us
+        return [Check("comparison / two raw forward passes", times["ratio"], "x", None, "zoo not trained: " + detail)]
+    return [Check("comparison / two raw forward passes", times["ratio"], "x", 1.5, detail)]
+
+
+def bench_modules(repeats: int) -> list[Check]:
+    """LSKA against LKA and LKA-trivial, same k, same feature map: the paper's latency claim on this CPU."""
+    checks = []
+    for level, (channels, size) in FEATURE_MAPS.items():
+        x = torch.randn(1, channels, size, size)
+        for k in PAPER_KERNEL_SIZES:
+            modules = {d: build_design(d, channels, k).eval() for d in ("lska", "lka", "lka_trivial")}
+
+            def runner(m: torch.nn.Module, x: torch.Tensor = x) -> Callable[[], Any]:
+                return lambda: m(x)
+
+            with torch.no_grad():
+                t = _interleaved({d: runner(m) for d, m in modules.items()}, repeats)
+            lska, lka, trivial = (t[d]["median_ms"] for d in ("lska", "lka", "lka_trivial"))
+            where = f"{level} {channels}x{size}x{size}"
+            checks.append(
+                Check(f"LSKA/LKA latency k={k} {level}", lska / lka, "x", None, f"{lska:.2f} vs {lka:.2f} ms, {where}")
+            )
+            checks.append(
+                Check(
+                    f"LSKA/LKA-trivial latency k={k} {level}",
+                    lska / trivial,
+                    "x",
+                    1.0 if k >= 23 else None,  # at large k the k x k kernel must lose; at small k it may not
+                    f"{lska:.2f} vs {trivial:.2f} ms, {where}",
+                )
+            )
+    return checks
+
+
+def bench_model_overhead(repeats: int, imgsz: int = 640) -> list[Check]:
+    """LSKA's share of a whole model's latency next to its share of the FLOPs, at each insertion point."""
+    from lska_demo.analysis.cost import forward_runner, model_cost
+    from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model
+
+    baseline = build_model(VariantSpec())
+    base_gflops = model_cost(baseline, imgsz).gflops
+    checks = []
+    for point in INSERTION_POINTS:
+        variant = build_model(VariantSpec(k=23, point=point))
+        flop_share = model_cost(variant, imgsz).gflops / base_gflops - 1
+        t = _interleaved({"base": forward_runner(baseline, imgsz), "variant": forward_runner(variant, imgsz)}, repeats)
+        latency_share = t["ratio"] - 1
+        checks.append(
+            Check(
+                f"latency overhead, k=23 at {point}",
+                latency_share * 100,
+                "%",
+                None,
+                f"FLOPs +{flop_share * 100:.2f} %; latency/FLOP share {latency_share / flop_share:.1f}x "
+                "(depthwise convs move more memory per FLOP than dense ones)",
+            )
+        )
+    return checks
+
+
+def bench_analysis() -> list[Check]:
+    """The analysis targets: model ERF for both models, module ERF for six k, the cost table of a pair."""
+    from lska_demo.analysis.cost import compare_cost
+    from lska_demo.analysis.erf import erf_layers, model_erf, module_erf
+    from lska_demo.images import example_images, load_image
+    from lska_demo.yolo import VariantSpec, build_model
+
+    spec = VariantSpec(k=23, point="sppf")
+    baseline, variant = build_model(spec.baseline()), build_model(spec)
+    pictures = [load_image(p) for p in example_images().values()]
+    images = [pictures[i % len(pictures)] for i in range(16)]
+    layer_v = erf_layers(spec)["insertion point"]
+    layer_b = erf_layers(spec.baseline())["insertion point"]  # the layer the LSKA row reads from
+    started = time.perf_counter()
+    model_erf(baseline, layer_b, images, imgsz=640)
+    model_erf(variant, layer_v, images, imgsz=640)
+    erf_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for k in PAPER_KERNEL_SIZES:
+        module_erf("lska", k)
+    module_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    compare_cost(baseline, variant, 640)
+    cost_seconds = time.perf_counter() - started
+    return [
+        Check("model ERF, both models, N=16 at 640", erf_seconds, "s", 5.0, f"{erf_seconds / 32:.3f} s per image"),
+        Check("module ERF, LSKA at all six k", module_seconds, "s", 2.0),
+        Check("cost table of a pair (models built)", cost_seconds, "s", 1.0),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _peak_rss_gb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    raise RuntimeError("no VmHWM in /proc status")
+
+
+def bench_app() -> list[Check]:
+    """Cold start of ``python app.py`` until the page answers, then every panel through the API, then peak RSS."""
+    from gradio_client import Client, handle_file
+
+    from lska_demo.images import example_images
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"app.py exited with code {server.returncode} before serving")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+            if time.perf_counter() - started > 120:
+                raise RuntimeError("app.py did not serve its page within 120 s")
+        cold = time.perf_counter() - started
+        client = Client(url, verbose=False)
+        image = handle_file(str(example_images()["bus"]))
+        client.predict(image, 23, "sppf", "gate", "zoo", 0.25, 0.7, api_name="/compare")
+        client.predict([image], 23, "sppf", "gate", "zoo", 4, "insertion point", api_name="/erf")
+        client.predict(image, 23, "sppf", "gate", "zoo", "grad", api_name="/attention")
+        client.predict(23, "sppf", "gate", 640, True, api_name="/cost")
+        client.predict(23, api_name="/teach")
+        client.predict(23, "sppf", "gate", "n", 80, api_name="/export")
+        client.predict(23, "sppf", "gate", api_name="/zoo")
+        rss = _peak_rss_gb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return [
+        Check("cold start: python app.py to page served", cold, "s", 10.0),
+        Check("peak RSS of the app, every panel used", rss, "GB", 3.0),
+    ]
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], list[Check]]] = {
+    "compare": lambda a: bench_compare(a.repeats),
+    "modules": lambda a: bench_modules(a.repeats),
+    "model": lambda a: bench_model_overhead(a.repeats),
+    "analysis": lambda a: bench_analysis(),
+    "app": lambda a: bench_app(),
+}
+
+
+def machine() -> str:
+    from lska_demo.report import _cpu_name
+
+    return f"{platform.machine()}, {_cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def render(result: dict[str, Any]) -> str:
+    checks = [Check(**c) for c in result["checks"]]
+    lines = [f"machine: {result['machine']}", *(c.line() for c in checks)]
+    over = [c.name for c in checks if c.ok is False]
+    lines.append(f"{len(checks)} measured, {sum(c.ok is True for c in checks)} within limits, {len(over)} over")
+    return "\n".join(lines)
+
+
+def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    from lska_demo.report import replace_block
+
+    sections = args.only or list(SECTIONS)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown bench sections {sorted(unknown)}; choose from {list(SECTIONS)}")
+    checks: list[Check] = []
+    for name in sections:
+        checks += SECTIONS[name](args)
+    result = {"machine": machine(), "checks": [asdict(c) for c in checks]}
+    if args.readme:
+        path = Path(args.readme)
+        body = f"```\n$ python -m lska_demo bench\n{render(result)}\n```"
+        path.write_text(replace_block(path.read_text(), START, END, body))
+    return result
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """The bench command is added here."""
+    p = sub.add_parser("bench", help="speed and memory ratios against their limits, measured in one run")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--only", nargs="*", default=None, help=f"sections to run: {', '.join(SECTIONS)}")
+    p.add_argument("--readme", default=None, help="rewrite the bench block of this README")
+    p.set_defaults(handler=_bench, render=render)

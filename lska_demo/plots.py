@@ -1,0 +1,210 @@
+"""Figures from the analysis data, as HxWx3 uint8 RGB arrays (what Gradio shows and what PNGs store).
+
+Each function builds its own ``matplotlib.figure.Figure`` on the Agg canvas: no pyplot, no global figure
+state, so figures can be drawn from several threads at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from PIL import Image
+
+from lska_demo.images import letterbox
+from lska_demo.kernels import DESIGN_LABELS
+
+if TYPE_CHECKING:  # only the types: plotting must not pull in grad-cam or autograd code
+    from lska_demo.analysis.attention import CAM
+    from lska_demo.analysis.erf import ERF
+
+DPI = 100
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _render(fig: Figure) -> np.ndarray:
+    fig.canvas.draw()
+    return np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+
+
+def _as_rgb(image: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A 1x3xHxW / 3xHxW tensor in [0, 1], or an HxWx3 array (uint8, or float in [0, 1]), as HxWx3 uint8."""
+    if isinstance(image, torch.Tensor):
+        t = image.detach().cpu().float()
+        image = (t[0] if t.ndim == 4 else t).permute(1, 2, 0).numpy()
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return array
+
+
+def _letterboxed(rgb: np.ndarray) -> np.ndarray:
+    """The image padded to a square as the models saw it, so feature maps line up with it."""
+    h, w = rgb.shape[:2]
+    if h == w:
+        return rgb
+    return _as_rgb(letterbox(rgb, max(h, w))[0])
+
+
+def _letterbox_region(shape: tuple[int, int], size: int) -> tuple[slice, slice]:
+    """Where an image of ``shape`` lands inside its ``size`` x ``size`` letterbox (same rule as letterbox)."""
+    h, w = shape
+    scale = size / max(h, w)
+    nh, nw = max(round(h * scale), 1), max(round(w * scale), 1)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    return slice(top, top + nh), slice(left, left + nw)
+
+
+def _bare(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _ratio_text(erf: ERF) -> str:
+    return "  ".join(f"r{t:g}={'—' if r is None else f'{r:.3f}'}" for t, r in erf.ratios.items())
+
+
+def _erf_panel(ax: Axes, erf: ERF, title: str) -> Any:
+    image = ax.imshow(erf.heatmap, cmap="RdYlGn", vmin=0.0, vmax=1.0, interpolation="nearest")
+    h, w = erf.heatmap.shape
+    half_ratio = erf.ratios.get(0.5)
+    if half_ratio is not None:  # the square that holds half the contribution
+        side = float(np.sqrt(half_ratio * h * w))
+        ax.add_patch(Rectangle((w // 2 - side / 2, h // 2 - side / 2), side, side, fill=False, ec="k", ls="--"))
+    ax.set_title(f"{title}\n{_ratio_text(erf)}", fontsize=8)
+    _bare(ax)
+    return image
+
+
+def erf_pair(left: ERF, right: ERF, titles: Sequence[str] = ("baseline", "LSKA")) -> np.ndarray:
+    """Two ERF heatmaps on one colour scale, area ratios in the titles (dashed: the t = 0.5 square)."""
+    fig = _figure(9, 4.8)
+    axes = fig.subplots(1, 2)
+    image = None
+    for ax, erf, title in zip(axes, (left, right), titles, strict=True):
+        image = _erf_panel(ax, erf, f"{title} ({erf.images} image{'s' if erf.images != 1 else ''})")
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="log10(contribution + 1), scaled to max 1")
+    return _render(fig)
+
+
+def erf_grid(erfs: dict[str, ERF]) -> np.ndarray:
+    """A grid of ERF heatmaps (e.g. module ERFs across k), one colour scale."""
+    if not erfs:
+        raise ValueError("erf_grid needs at least one ERF")
+    cols = min(len(erfs), 6)
+    rows = -(-len(erfs) // cols)
+    fig = _figure(2.6 * cols, 2.8 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, (title, erf) in zip(axes, erfs.items(), strict=False):
+        ratio = erf.ratios.get(0.5)
+        ax.imshow(erf.heatmap, cmap="RdYlGn", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(f"{title}\nr0.5={'—' if ratio is None else f'{ratio:.4f}'}", fontsize=8)
+        _bare(ax)
+    for ax in axes[len(erfs) :]:
+        ax.set_axis_off()
+    return _render(fig)
+
+
+def stage_maps_figure(stages: list[tuple[str, np.ndarray]], image: np.ndarray | torch.Tensor | None) -> np.ndarray:
+    """One panel per stage map, overlaid on the image when it is given.
+
+    A non-square image is letterboxed first (grey bands, as the model saw it) so the maps line up with it.
+    """
+    if not stages:
+        raise ValueError("stage_maps_figure needs at least one stage")
+    cols = min(len(stages), 4)
+    rows = -(-len(stages) // cols)
+    fig = _figure(3.0 * cols, 3.1 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    background = None if image is None else _letterboxed(_as_rgb(image))
+    for ax, (name, values) in zip(axes, stages, strict=False):
+        if background is not None:
+            h, w = background.shape[:2]
+            ax.imshow(background)
+            ax.imshow(values, cmap="inferno", alpha=0.55, extent=(0, w, h, 0), interpolation="nearest")
+        else:
+            ax.imshow(values, cmap="inferno", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(f"{name} ({values.shape[0]}×{values.shape[1]})", fontsize=9)
+        _bare(ax)
+    for ax in axes[len(stages) :]:
+        ax.set_axis_off()
+    return _render(fig)
+
+
+def cam_overlay(image: np.ndarray | torch.Tensor, cam: CAM, alpha: float = 0.5) -> np.ndarray:
+    """The CAM, coloured (jet) and blended onto the image at the image's resolution.
+
+    The image may be the letterboxed input or the original picture: for the latter the letterbox padding
+    is cut off the (square) heatmap before it is resized, so the map lines up with the picture.
+    """
+    rgb = _as_rgb(image)
+    h, w = rgb.shape[:2]
+    heat = np.asarray(cam.heatmap, np.float32)
+    if heat.shape != (h, w):
+        if heat.shape[0] == heat.shape[1]:
+            heat = heat[_letterbox_region((h, w), heat.shape[0])]
+        heat = np.asarray(Image.fromarray(heat).resize((w, h), Image.BILINEAR))
+    coloured = colormaps["jet"](np.clip(heat, 0.0, 1.0))[..., :3] * 255
+    return (alpha * coloured + (1 - alpha) * rgb).round().astype(np.uint8)
+
+
+def _kernel_panel(ax: Axes, kernel: np.ndarray, title: str) -> None:
+    limit = float(np.abs(kernel).max()) or 1.0
+    ax.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    _bare(ax)
+
+
+def kernels_figure(kernels: dict[str, np.ndarray], k: int) -> np.ndarray:
+    """The designs' k x k equivalent kernels side by side (red positive, blue negative)."""
+    fig = _figure(3.0 * len(kernels), 3.4)
+    axes = np.atleast_1d(fig.subplots(1, len(kernels))).ravel()
+    for ax, (design, kernel) in zip(axes, kernels.items(), strict=True):
+        _kernel_panel(ax, kernel, DESIGN_LABELS.get(design, design))
+    fig.suptitle(f"equivalent {k}×{k} kernels (channel 0, random weights)", fontsize=10)
+    return _render(fig)
+
+
+def rank1_figure(kernel: np.ndarray, approx: np.ndarray, err: float) -> np.ndarray:
+    """A kernel, its best separable (rank-1) approximation and the residual."""
+    fig = _figure(9, 3.4)
+    axes = fig.subplots(1, 3)
+    for ax, values, title in zip(
+        axes, (kernel, approx, kernel - approx), ("kernel", "best rank-1 (separable)", "residual"), strict=True
+    ):
+        _kernel_panel(ax, values, title)
+    fig.suptitle(f"relative Frobenius error of the rank-1 approximation: {err:.4f}", fontsize=10)
+    return _render(fig)
+
+
+def cost_vs_k_figure(rows: list[dict[str, Any]]) -> np.ndarray:
+    """GFLOPs and spatial weights per channel against k for the four designs (log y)."""
+    fig = _figure(10, 4)
+    axes = fig.subplots(1, 2)
+    designs = list(dict.fromkeys(row["design"] for row in rows))
+    for design in designs:
+        mine = sorted((row for row in rows if row["design"] == design), key=lambda row: row["k"])
+        ks = [row["k"] for row in mine]
+        label = DESIGN_LABELS.get(design, design)
+        if all("gflops" in row for row in mine):
+            axes[0].plot(ks, [row["gflops"] for row in mine], marker="o", label=label)
+        axes[1].plot(ks, [row["weights_per_channel"] for row in mine], marker="o", label=label)
+    for ax, ylabel in zip(axes, ("GFLOPs (2 × MACs / 1e9)", "spatial weights per channel"), strict=True):
+        ax.set_yscale("log")
+        ax.set_xlabel("kernel size k")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[1].legend(fontsize=8)
+    return _render(fig)

@@ -341,8 +341,8 @@ class DemoService:
                 )
                 return LoadedModel(build_model(spec), spec.name, False, status, ZOO_IMGSZ)
             model, found = load_zoo_model(spec, seed=0, folder=self.options.weights_dir)
-            role = "baseline fine-tuned with the grafts' recipe (the fair control)" if spec.is_baseline else "graft"
-            status = f"Trained: zoo model {found['id']} ({role}), test mAP50-95 {_metric(found, 'mAP50-95')}."
+            role = "the control: the baseline fine-tuned with the grafts' recipe" if spec.is_baseline else "LSKA graft"
+            status = f"Trained: zoo model {found['id']}, {role}; test mAP50-95 {_metric(found, 'mAP50-95')}."
             return LoadedModel(model, found["id"], True, status, _zoo_imgsz(found), entry=found)
 
         return self.cache.get(key, load)
@@ -510,7 +510,7 @@ class DemoService:
                 cam = class_activation_map(model, picture, method=method, imgsz=side.imgsz)
             overlays[role] = plots.cam_overlay(picture, cam)
             cams[role] = {"model": side.name, "method": cam.method, "layer": cam.layer, "note": cam.note}
-        notes = [f"{role}: {c['note']}" for role, c in cams.items() if c.get("note")]
+        notes = [f"{role.capitalize()} ({c['model']}): {c['note']}." for role, c in cams.items() if c.get("note")]
         if not variant.trained:
             notes.insert(
                 0, "The variant is randomly initialised: its stage maps show the kernels' shapes, not learning."
@@ -519,7 +519,7 @@ class DemoService:
             notes.insert(
                 0, "Identity graft: LSKA's 1x1 conv is zero with bias 1, so the gate passes features unchanged."
             )
-        return AttentionResult(stages_figure, overlays["baseline"], overlays["variant"], " ".join(notes), cams)
+        return AttentionResult(stages_figure, overlays["baseline"], overlays["variant"], "\n\n".join(notes), cams)
 
     # cost --------------------------------------------------------------------------------------------------
 
@@ -576,7 +576,7 @@ class DemoService:
         )
         if timing:
             note += " Latency: median of 10 CPU forward passes after 2 warm-ups, on whatever else this machine runs."
-        return CostResult(summary, report.get("layers", []), report.get("lska", []), timing, imgsz, note)
+        return CostResult(summary, rounded(report["layers"]), rounded(report["lska"]), timing, imgsz, note)
 
     # teach -------------------------------------------------------------------------------------------------
 
@@ -584,11 +584,12 @@ class DemoService:
         """The four designs as pipelines, their equivalent kernels, weights vs k, and LKA's rank-1 view."""
         k = check_k(k)
         from lska_demo import plots
-        from lska_demo.analysis.kernel_views import equivalent_kernels, rank1, weights_vs_k
+        from lska_demo.analysis.cost import design_costs
+        from lska_demo.analysis.kernel_views import equivalent_kernels, rank1
 
-        kernels = equivalent_kernels(k, dim=8, seed=0)
+        kernels = equivalent_kernels(k, dim=1, seed=0)
         approx, err = rank1(np.asarray(kernels["lka"]))
-        rows = weights_vs_k(list(PAPER_KERNEL_SIZES))
+        rows = design_costs(dim=256, size=20, ks=PAPER_KERNEL_SIZES)  # YOLOv8n's P5 at 640 px
         return TeachResult(
             pipelines_html=pipelines_html(k),
             weights_table=weights_table(k),
@@ -641,6 +642,11 @@ def plain(spec: VariantSpec) -> VariantSpec:
     """The baseline of ``spec`` in canonical form. ``spec.baseline()`` keeps point and block, which a baseline
     ignores but ``VariantSpec`` equality does not, so it would miss the zoo's control and split the cache."""
     return VariantSpec(scale=spec.scale, nc=spec.nc)
+
+
+def rounded(rows: list[dict[str, Any]], digits: int = 4) -> list[dict[str, Any]]:
+    """Floats cut to ``digits`` decimals for tables (the JSON of the service keeps full precision)."""
+    return [{key: round(v, digits) if isinstance(v, float) else v for key, v in row.items()} for row in rows]
 
 
 def _require_image(image: Any) -> Any:

@@ -1,0 +1,77 @@
+"""LSKA Lens web app: ``python app.py [--host 127.0.0.1] [--port 7860] [--weights my.pt]``.
+
+Thin on purpose: the UI lives in ``lska_demo.ui`` and everything behind it in ``lska_demo.service``.
+Models are built or loaded on first use, so the page is served within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import lska_demo  # noqa: F401  (offline runtime before Gradio, Ultralytics or torch start)
+from lska_demo.runtime import ASSETS_DIR, CACHE_DIR, WEIGHTS_DIR
+
+CONCURRENCY = 2
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # Hugging Face Spaces run `python app.py` with GRADIO_SERVER_NAME=0.0.0.0; locally the default stays loopback.
+    p.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes the app to the network)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("LSKA_DEMO_PORT") or os.environ.get("GRADIO_SERVER_PORT") or 7860),
+        help="default 7860, or $LSKA_DEMO_PORT",
+    )
+    p.add_argument("--weights", type=Path, default=None, help="an Ultralytics YOLOv8 checkpoint of yours (trusted)")
+    p.add_argument("--max-cache", type=int, default=6, help="models kept in memory (at least 2)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, (os.cpu_count() or 1) // CONCURRENCY),
+        help="torch threads per request; more threads than free cores makes CPU inference many times slower",
+    )
+    args = p.parse_args(argv)
+    if args.weights is not None and not args.weights.is_file():
+        p.error(f"--weights {args.weights}: no such file")
+    if args.max_cache < 2:
+        p.error("--max-cache must be at least 2 (a baseline and a variant)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from lska_demo.service import ServiceOptions
+    from lska_demo.ui import CSS, THEME, build_ui
+
+    options = ServiceOptions(
+        weights_dir=WEIGHTS_DIR,
+        checkpoint=args.weights.resolve() if args.weights else None,
+        max_cache=args.max_cache,
+    )
+    demo = build_ui(options)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        allowed_paths=[str(ASSETS_DIR)],  # example images only; uploads and outputs live in Gradio's own cache
+        blocked_paths=[str(WEIGHTS_DIR), str(CACHE_DIR / "zoo"), str(CACHE_DIR / "ultralytics")],
+        show_error=False,  # gr.Error messages are always shown; other exceptions stay in the server log
+        css=CSS,
+        theme=THEME,
+        footer_links=[],
+    )
+
+
+if __name__ == "__main__":
+    main()

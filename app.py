@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import lska_demo  # noqa: F401  (offline runtime before Gradio, Ultralytics or torch start)
+from lska_demo.images import MAX_FILE_BYTES
 from lska_demo.runtime import ASSETS_DIR, CACHE_DIR, WEIGHTS_DIR
 
 CONCURRENCY = 2
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         css=CSS,
         theme=THEME,
         footer_links=[],
+        max_file_size=MAX_FILE_BYTES,  # refused at upload, before anything reads the file
     )
 
 

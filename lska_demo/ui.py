@@ -230,6 +230,11 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
         result = service.cost(k, point, block, imgsz, latency, _progress(progress))
         return _table(result.summary), _table(result.layers), _table(result.lska), result.note
 
+    def show_panels(raw: dict[str, Any] | None) -> tuple[Any, Any]:
+        """No detections panel for an untrained side: its status says why (kept out of the API's outputs)."""
+        trained = [bool((raw or {}).get(role, {}).get("trained")) for role in ("baseline", "variant")]
+        return gr.Column(visible=trained[0]), gr.Column(visible=trained[1])
+
     @_friendly
     def brief_cost(k: int, point: str, block: str) -> pd.DataFrame:
         return _table(service.cost(k, point, block, 640, False).summary)
@@ -288,13 +293,17 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
                 compare_btn = gr.Button("Compare baseline and LSKA", variant="primary", elem_id="compare-btn")
                 with gr.Row(equal_height=False):
                     with gr.Column():
-                        base_img = gr.Image(label="Baseline YOLOv8n", format="jpeg", elem_id="baseline-out")
-                        base_md = gr.Markdown(elem_classes="status-box")
-                        base_tab = gr.Dataframe(headers=DETECTION_COLUMNS, label="Baseline detections", max_height=240)
+                        base_md = gr.Markdown("**Baseline YOLOv8n**", elem_classes="status-box")
+                        with gr.Column(elem_id="baseline-panel") as base_panel:  # hidden for an untrained model
+                            base_img = gr.Image(label="Baseline YOLOv8n", format="jpeg", elem_id="baseline-out")
+                            base_tab = gr.Dataframe(
+                                headers=DETECTION_COLUMNS, label="Baseline detections", max_height=240
+                            )
                     with gr.Column():
-                        var_img = gr.Image(label="YOLOv8n + LSKA", format="jpeg", elem_id="variant-out")
-                        var_md = gr.Markdown(elem_classes="status-box")
-                        var_tab = gr.Dataframe(headers=DETECTION_COLUMNS, label="LSKA detections", max_height=240)
+                        var_md = gr.Markdown("**YOLOv8n + LSKA**", elem_classes="status-box")
+                        with gr.Column(elem_id="variant-panel") as var_panel:
+                            var_img = gr.Image(label="YOLOv8n + LSKA", format="jpeg", elem_id="variant-out")
+                            var_tab = gr.Dataframe(headers=DETECTION_COLUMNS, label="LSKA detections", max_height=240)
                 compare_note = gr.Markdown()
                 cost_brief = gr.Dataframe(
                     headers=["model", "params", "GFLOPs"], label="Cost at 640 px (80 classes)", elem_id="cost-brief"
@@ -370,7 +379,7 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
             [base_img, var_img, base_md, var_md, base_tab, var_tab, compare_note, compare_json],
             api_name="compare",
             **heavy,
-        ).success(
+        ).success(show_panels, [compare_json], [base_panel, var_panel], api_visibility="private", queue=False).success(
             brief_cost,
             controls,
             [cost_brief],

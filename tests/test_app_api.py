@@ -66,6 +66,10 @@ def test_hostile_uploads_are_clear_errors_and_the_server_survives(client: Client
         with pytest.raises(AppError, match=hostile[name]) as caught:
             _compare(client, path)
         assert "Traceback" not in str(caught.value), name
+    with pytest.raises(AppError, match="megapixels"):
+        client.predict(
+            [handle_file(str(files["bomb.png"]))], 23, "sppf", "gate", "zoo", 1, "insertion point", api_name="/erf"
+        )
     base_img, var_img, *_ = _compare(client, EXAMPLE)  # still serving
     assert base_img and var_img
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
+import tempfile
 from pathlib import Path
 
 import lska_demo  # noqa: F401  (offline runtime before Gradio, Ultralytics or torch start)
@@ -47,8 +50,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager, a test's terminate()) stops like Ctrl-C: Gradio closes the server and
+    ``main`` removes the temporary folder, instead of the process dying with uploads left behind."""
+    raise KeyboardInterrupt
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def private_temp_dir() -> Path:
+    """A temporary folder of this server only, inside GRADIO_TEMP_DIR (set by lska_demo.runtime), for uploads,
+    outputs and example copies; Gradio must not be imported yet, it reads the variable at import.
+
+    One folder per process, so that stopping one server removes exactly its files and never another's;
+    folders of servers that were killed outright are removed at the next start.
+    """
+    base = Path(os.environ["GRADIO_TEMP_DIR"])
+    base.mkdir(parents=True, exist_ok=True)
+    for stale in base.glob("app-*-*"):
+        pid = stale.name.split("-")[1]
+        if stale.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"app-{os.getpid()}-", dir=base))
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
+    temp = private_temp_dir()
     import torch
 
     torch.set_num_threads(args.threads)
@@ -62,17 +101,20 @@ def main(argv: list[str] | None = None) -> None:
     )
     demo = build_ui(options)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        allowed_paths=[str(ASSETS_DIR)],  # example images only; uploads and outputs live in Gradio's own cache
-        blocked_paths=[str(WEIGHTS_DIR), str(CACHE_DIR / "zoo"), str(CACHE_DIR / "ultralytics")],
-        show_error=False,  # gr.Error messages are always shown; other exceptions stay in the server log
-        css=CSS,
-        theme=THEME,
-        footer_links=[],
-        max_file_size=MAX_FILE_BYTES,  # refused at upload, before anything reads the file
-    )
+    try:
+        demo.launch(
+            server_name=args.host,
+            server_port=args.port,
+            allowed_paths=[str(ASSETS_DIR)],  # example images only; uploads and outputs live in the temp folder
+            blocked_paths=[str(WEIGHTS_DIR), str(CACHE_DIR / "zoo"), str(CACHE_DIR / "ultralytics")],
+            show_error=False,  # gr.Error messages are always shown; other exceptions stay in the server log
+            css=CSS,
+            theme=THEME,
+            footer_links=[],
+            max_file_size=MAX_FILE_BYTES,  # refused at upload, before anything reads the file
+        )
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 if __name__ == "__main__":

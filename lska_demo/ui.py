@@ -36,6 +36,9 @@ from lska_demo.service import (
     DemoService,
     ServiceOptions,
     SideResult,
+    check_block,
+    check_k,
+    check_point,
     rounded,
 )
 from lska_demo.zoo import ZooError
@@ -164,7 +167,7 @@ def _erf_layer_names(k: Any, point: str, block: str) -> list[str]:
     from lska_demo.analysis.erf import erf_layers
     from lska_demo.yolo import VariantSpec
 
-    return list(erf_layers(VariantSpec(k=int(k), point=point, block=block)))
+    return list(erf_layers(VariantSpec(k=check_k(k), point=check_point(point), block=check_block(block))))
 
 
 def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
@@ -324,7 +327,7 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
                         erf_n = gr.Slider(1, MAX_ERF_IMAGES, value=4, step=1, label="Number of images")
                         erf_layer = gr.Dropdown(["insertion point"], value="insertion point", label="Layer")
                         erf_btn = gr.Button("Compute receptive fields", variant="primary")
-                erf_fig = gr.Image(label="Baseline vs LSKA", format="png")
+                erf_fig = gr.Image(show_label=False, label="Baseline vs LSKA", format="png")
                 erf_ratios = gr.Dataframe(label="Area ratios (larger = wider field)")
                 erf_note = gr.Markdown()
             with gr.Tab("Attention", id="attention"):
@@ -333,7 +336,9 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
                         [("EigenCAM (no gradients)", "eigen"), ("Grad-CAM", "grad")], value="eigen", label="CAM method"
                     )
                     att_btn = gr.Button("Show attention", variant="primary")
-                stages_fig = gr.Image(label="LSKA stages in the variant (input, each conv, attention)", format="png")
+                stages_fig = gr.Image(
+                    show_label=False, label="LSKA stages in the variant (input, each conv, attention)", format="png"
+                )
                 with gr.Row():
                     base_cam = gr.Image(label="Baseline CAM", format="jpeg")
                     var_cam = gr.Image(label="LSKA CAM", format="jpeg")
@@ -356,9 +361,13 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
                 teach_btn = gr.Button("Explain this k", variant="primary")
                 pipelines = gr.HTML()
                 teach_text = gr.Markdown()
-                kernels_fig = gr.Image(label="Equivalent k×k kernel of each design", format="png")
-                rank1_fig = gr.Image(label="LKA's kernel and its best rank-1 (separable) approximation", format="png")
-                cost_k_fig = gr.Image(label="Cost vs k at YOLOv8n's P5 (256 channels, 20×20)", format="png")
+                kernels_fig = gr.Image(show_label=False, label="Equivalent k×k kernel of each design", format="png")
+                rank1_fig = gr.Image(
+                    show_label=False, label="LKA's kernel and its best rank-1 (separable) approximation", format="png"
+                )
+                cost_k_fig = gr.Image(
+                    show_label=False, label="Cost vs k at YOLOv8n's P5 (256 channels, 20×20)", format="png"
+                )
                 weights_tab = gr.Dataframe(label="Spatial weights per channel")
                 gr.Markdown("### Use it: the model YAML and how to train it")
                 with gr.Row():

@@ -342,7 +342,7 @@ class DemoService:
                 return LoadedModel(build_model(spec), spec.name, False, status, ZOO_IMGSZ)
             model, found = load_zoo_model(spec, seed=0, folder=self.options.weights_dir)
             role = "the control: the baseline fine-tuned with the grafts' recipe" if spec.is_baseline else "LSKA graft"
-            status = f"Trained: zoo model {found['id']}, {role}; test mAP50-95 {_metric(found, 'mAP50-95')}."
+            status = f"Trained: zoo model {found['id']}, {role}."
             return LoadedModel(model, found["id"], True, status, _zoo_imgsz(found), entry=found)
 
         return self.cache.get(key, load)
@@ -653,11 +653,6 @@ def _require_image(image: Any) -> Any:
     if image is None or (isinstance(image, (str, bytes)) and not image):
         raise ValueError("no image: upload one or pick an example")
     return image
-
-
-def _metric(entry: dict[str, Any] | None, name: str) -> str:
-    value = ((entry or {}).get("metrics") or {}).get(name)
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _zoo_imgsz(entry: dict[str, Any]) -> int:

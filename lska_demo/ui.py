@@ -325,7 +325,9 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
                     )
                     with gr.Column():
                         erf_n = gr.Slider(1, MAX_ERF_IMAGES, value=4, step=1, label="Number of images")
-                        erf_layer = gr.Dropdown(["insertion point"], value="insertion point", label="Layer")
+                        erf_layer = gr.Dropdown(
+                            _erf_layer_names(23, "sppf", "gate"), value="insertion point", label="Layer"
+                        )
                         erf_btn = gr.Button("Compute receptive fields", variant="primary")
                 erf_fig = gr.Image(show_label=False, label="Baseline vs LSKA", format="png")
                 erf_ratios = gr.Dataframe(label="Area ratios (larger = wider field)")

@@ -73,10 +73,8 @@ def _peak_rss_gb(pid: int) -> float:
 def _one_user(url: str, user: int, folder: Path) -> list[str]:
     """Five requests of one user; returns what went wrong (empty when all is well)."""
     client = Client(url, verbose=False, download_files=str(folder / f"user{user}"))
-    width, height = 96 + 8 * user, 80 + 4 * user  # a size no other user uploads: cross-talk would show
     picture = folder / f"user{user}.png"
-    rng = np.random.default_rng(user)
-    Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8)).save(picture)
+    width, height = Image.open(picture).size
     problems = []
     for request in range(REQUESTS):
         if request % 2 == 0:
@@ -101,6 +99,10 @@ def _one_user(url: str, user: int, folder: Path) -> list[str]:
 
 def test_sixteen_users_five_requests_each(server: tuple[subprocess.Popen, str, Path], tmp_path: Path) -> None:
     proc, url, temp = server
+    for user in range(CLIENTS):  # made before the threads start: numpy's lazy imports are not thread-safe
+        width, height = 96 + 8 * user, 80 + 4 * user  # a size no other user uploads: cross-talk would show
+        pixels = np.random.default_rng(user).integers(0, 255, (height, width, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"user{user}.png")
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         results = list(pool.map(lambda u: _one_user(url, u, tmp_path), range(CLIENTS)))

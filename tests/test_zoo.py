@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,12 @@ def test_readme_block_is_replaced_between_markers() -> None:
     text = "intro\n<!-- a -->\nold\n<!-- b -->\noutro\n"
     assert replace_block(text, "<!-- a -->", "<!-- b -->", "new") == "intro\n<!-- a -->\nnew\n<!-- b -->\noutro\n"
     assert replace_block("x", "<!-- a -->", "<!-- b -->", "new").endswith("<!-- a -->\nnew\n<!-- b -->\n")
+
+
+def test_find_matches_a_baseline_whatever_point_it_names(tmp_path: Path) -> None:
+    manifest = Manifest(
+        models=[{"id": "b", "mode": "finetune", "seed": 0, "file": "b.pt", "spec": asdict(VariantSpec(nc=4))}]
+    )
+    assert manifest.find(VariantSpec(point="neck", block="van", nc=4))["id"] == "b"
+    assert manifest.find(VariantSpec(nc=80)) is None
+    assert manifest.find(VariantSpec(k=23, nc=4)) is None

@@ -81,7 +81,15 @@ def results(manifest: Manifest, imgsz: int | None = None, repeats: int = 7) -> d
                 "latency_ratio": latency["ratio"],
             }
         )
-    return {"imgsz": imgsz, "rows": rows, "machine": f"{platform.machine()}, {_cpu_name()}", "data": manifest.benchmark}
+    train_minutes = sum(e.get("train_seconds", 0.0) for e in manifest.models) / 60
+    return {
+        "imgsz": imgsz,
+        "rows": rows,
+        "machine": f"{platform.machine()}, {_cpu_name()}",
+        "data": manifest.benchmark,
+        "models": len(manifest.models),
+        "train_minutes": train_minutes,
+    }
 
 
 def _cpu_name() -> str:
@@ -114,6 +122,11 @@ def markdown(report: dict[str, Any]) -> str:
             f"{_fmt(r['mAP50'], r['mAP50_std'])} | {delta} | {r['verdict']} | {r['params']:,} | {r['gflops']:.3f} | "
             f"{r['latency_ms']:.1f} (×{r['latency_ratio']:.2f}) |"
         )
+    lines += [
+        "",
+        f"{report['models']} trained models in the manifest; their training took {report['train_minutes']:.0f} min "
+        "in all (Ultralytics' trainer on this machine's CPU, evaluation not included).",
+    ]
     return "\n".join(lines)
 
 

@@ -7,13 +7,8 @@ runs interleaved in one process; absolute seconds are printed beside them for co
 from __future__ import annotations
 
 import argparse
-import os
 import platform
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +17,7 @@ from typing import Any
 import torch
 
 from lska_demo.kernels import PAPER_KERNEL_SIZES, build_design
-from lska_demo.runtime import PROJECT_ROOT
+from lska_demo.launch import peak_rss_gb, start_app, stop_app
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 # YOLOv8n at 640: P3 has 64 channels at 80x80, P5 256 channels at 20x20.
@@ -176,61 +171,27 @@ def bench_analysis() -> list[Check]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _peak_rss_gb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 2**20
-    raise RuntimeError("no VmHWM in /proc status")
-
-
 def bench_app() -> list[Check]:
     """Cold start of ``python app.py`` until the page answers, then every panel through the API, then peak RSS."""
     from gradio_client import Client, handle_file
 
     from lska_demo.images import example_images
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    server, url, cold = start_app()
     try:
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"app.py exited with code {server.returncode} before serving")
-            try:
-                with urllib.request.urlopen(url, timeout=1) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-            if time.perf_counter() - started > 120:
-                raise RuntimeError("app.py did not serve its page within 120 s")
-        cold = time.perf_counter() - started
         client = Client(url, verbose=False)
         image = handle_file(str(example_images()["bus"]))
         client.predict(image, 23, "sppf", "gate", "zoo", 0.25, 0.7, api_name="/compare")
-        client.predict([image], 23, "sppf", "gate", "zoo", 4, "insertion point", api_name="/erf")
-        client.predict(image, 23, "sppf", "gate", "zoo", "grad", api_name="/attention")
+        client.predict([image] * 16, 23, "sppf", "gate", "zoo", 16, "insertion point", api_name="/erf")
+        for method in ("eigen", "grad"):
+            client.predict(image, 23, "sppf", "gate", "zoo", method, api_name="/attention")
         client.predict(23, "sppf", "gate", 640, True, api_name="/cost")
         client.predict(23, api_name="/teach")
         client.predict(23, "sppf", "gate", "n", 80, api_name="/export")
         client.predict(23, "sppf", "gate", api_name="/zoo")
-        rss = _peak_rss_gb(server.pid)
+        rss = peak_rss_gb(server.pid)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_app(server)
     return [
         Check("cold start: python app.py to page served", cold, "s", 10.0),
         Check("peak RSS of the app, every panel used", rss, "GB", 3.0),

@@ -58,41 +58,15 @@ def fake_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def app_url(fake_zoo: Path, tmp_path_factory: pytest.TempPathFactory):
     """``python app.py`` on a free loopback port, serving the fake zoo; stopped after the session."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    from lska_demo.launch import start_app, stop_app
 
-    from lska_demo.runtime import PROJECT_ROOT
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     log = tmp_path_factory.mktemp("app") / "app.log"
-    env = {**os.environ, "LSKA_DEMO_WEIGHTS": str(fake_zoo), "LSKA_DEMO_PORT": str(port)}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120  # generous: CI machines may be as busy as this one
+        try:  # generous timeout: CI machines may be as busy as this one
+            proc, url, _ = start_app(env={"LSKA_DEMO_WEIGHTS": str(fake_zoo)}, log=out, timeout=120)
+        except RuntimeError as err:
+            pytest.fail(f"{err}:\n{log.read_text()[-3000:]}")
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"app.py did not answer within 120 s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_app(proc)

@@ -3,22 +3,19 @@ bounded memory, temporary files cleaned up when the server stops."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_fake_zoo
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from lska_demo.runtime import PROJECT_ROOT
+from conftest import make_fake_zoo
+from lska_demo.launch import peak_rss_gb, start_app, stop_app
 from lska_demo.yolo import VariantSpec
 
 CLIENTS, REQUESTS = 16, 5
@@ -28,46 +25,20 @@ MAX_CACHE = 2
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, str, Path]]:
     """Our own app instance: its pid for memory, and its own Gradio temp folder for the clean-up check."""
-    import socket
-
     root = tmp_path_factory.mktemp("concurrency")
     weights = make_fake_zoo(root / "weights", [VariantSpec(nc=4), VariantSpec(k=23, point="sppf", nc=4)])
     temp = root / "gradio-temp"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "LSKA_DEMO_WEIGHTS": str(weights), "GRADIO_TEMP_DIR": str(temp)}
+    env = {"LSKA_DEMO_WEIGHTS": str(weights), "GRADIO_TEMP_DIR": str(temp)}
     log = root / "app.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--max-cache", str(MAX_CACHE)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
+        try:
+            proc, url, _ = start_app(["--max-cache", str(MAX_CACHE)], env=env, log=out)
+        except RuntimeError as err:
+            pytest.fail(f"{err}:\n{log.read_text()[-3000:]}")
     try:
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(url, timeout=5) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "app did not start:\n" + log.read_text()[-3000:]
-                time.sleep(0.5)
         yield proc, url, temp
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
-def _peak_rss_gb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 2**20
+        stop_app(proc)
 
 
 def _one_user(url: str, user: int, folder: Path) -> list[str]:
@@ -110,7 +81,7 @@ def test_sixteen_users_five_requests_each(server: tuple[subprocess.Popen, str, P
     assert not problems, "\n".join(problems[:20])
     assert time.monotonic() - started < 600
     assert proc.poll() is None, "the server died under load"
-    assert _peak_rss_gb(proc.pid) < 3.0
+    assert peak_rss_gb(proc.pid) < 3.0
     assert any(p.is_file() for p in temp.rglob("*")), "uploads should pass through the app's own temp folder"
 
 

@@ -15,21 +15,20 @@ but it never shows detections.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch import nn
 
+from lska_demo.cache import LoadedModel, ModelCache
 from lska_demo.detect import detect
 from lska_demo.images import load_image
-from lska_demo.kernels import DESIGN_LABELS, DESIGNS, PAPER_KERNEL_SIZES, build_design, kernel_spec
+from lska_demo.kernels import PAPER_KERNEL_SIZES
 from lska_demo.render import draw_detections
 from lska_demo.runtime import WEIGHTS_DIR
+from lska_demo.teaching import pipelines_html, python_snippet, teaching_text, weights_table
 from lska_demo.yolo import BLOCKS, INSERTION_POINTS, SCALES, VariantSpec, build_model, export_yaml, graft, spec_of
 
 ZOO = "zoo"
@@ -103,74 +102,6 @@ def check_count(n: Any) -> int:
     if count is None or not 1 <= count <= MAX_ERF_IMAGES:
         raise ValueError(f"number of images must be a whole number between 1 and {MAX_ERF_IMAGES}; got {n!r}")
     return count
-
-
-# --- model cache --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LoadedModel:
-    """A cached model and what the UI must say about it. ``trained`` False: random weights, no detections."""
-
-    model: nn.Module
-    name: str
-    trained: bool
-    status: str
-    imgsz: int
-    entry: dict[str, Any] | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @contextmanager
-    def use(self) -> Iterator[nn.Module]:
-        """Exclusive use of the model: forward passes at other sizes and CAM/ERF hooks must not interleave."""
-        with self.lock:
-            yield self.model
-
-
-class ModelCache:
-    """A thread-safe LRU of at most ``maxsize`` models; each key is built once even under concurrent requests."""
-
-    def __init__(self, maxsize: int = 6) -> None:
-        if maxsize < 2:
-            raise ValueError("the model cache needs room for at least 2 models (a baseline and a variant)")
-        self.maxsize = maxsize
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._building: dict[Hashable, threading.Lock] = {}
-
-    def get(self, key: Hashable, loader: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            build_lock = self._building.setdefault(key, threading.Lock())
-        with build_lock:  # a second request for the same key waits for the first build instead of repeating it
-            with self._lock:
-                if key in self._items:
-                    self._items.move_to_end(key)
-                    return self._items[key]
-            try:
-                value = loader()
-            finally:
-                with self._lock:
-                    self._building.pop(key, None)
-            with self._lock:
-                self._items[key] = value
-                while len(self._items) > self.maxsize:
-                    self._items.popitem(last=False)
-            return value
-
-    def keys(self) -> list[Hashable]:
-        with self._lock:
-            return list(self._items)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
 
 
 # --- results ------------------------------------------------------------------------------------------------
@@ -719,106 +650,6 @@ def _zoo_row(entry: dict[str, Any]) -> dict[str, Any]:
         "shipped": bool(entry.get("file")),
         "train s": entry.get("train_seconds"),
     }
-
-
-# --- teaching -----------------------------------------------------------------------------------------------
-
-
-def _conv_label(conv: nn.Conv2d) -> str:
-    kh, kw = conv.kernel_size
-    dilation = conv.dilation[0] if kh > 1 else conv.dilation[1]
-    text = f"{kh}×{kw}"
-    if dilation > 1:
-        text += f" d{dilation}"
-    return text
-
-
-def pipelines_html(k: int) -> str:
-    """Each design as the pipeline of convs its module really builds (read from the modules, not typed)."""
-    rows = []
-    for design in DESIGNS:
-        gate = build_design(design, 1, k)
-        steps = [_conv_label(getattr(gate, name)) for name in gate.stage_names]
-        weights = sum(c.weight.numel() for c in gate.depthwise_convs())
-        chips = "".join(
-            f'<span style="display:inline-block;padding:3px 8px;margin:2px;border-radius:5px;'
-            f'background:{"#fde2cf" if i < len(steps) - 1 else "#dbe7f3"};color:#1f2933;font-family:monospace">'
-            f"{s}</span>{' →' if i < len(steps) - 1 else ''}"
-            for i, s in enumerate(steps)
-        )
-        rows.append(
-            f"<tr><td style='padding:4px 8px;white-space:nowrap'><b>{DESIGN_LABELS[design]}</b></td>"
-            f"<td style='padding:4px 8px'>x → {chips} → attn; out = x · attn</td>"
-            f"<td style='padding:4px 8px;text-align:right'>{weights}</td></tr>"
-        )
-    return (
-        "<table style='border-collapse:collapse;width:100%'><thead><tr><th style='text-align:left'>design</th>"
-        f"<th style='text-align:left'>pipeline at k = {k} (orange: depthwise, blue: 1×1)</th>"
-        "<th style='text-align:right'>spatial weights per channel</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-    )
-
-
-def weights_table(k: int) -> list[dict[str, Any]]:
-    """Per-channel spatial weights of each design at every paper k (the chosen k marked)."""
-    table = []
-    for size in PAPER_KERNEL_SIZES:
-        row: dict[str, Any] = {"k": f"{size} ◀" if size == k else size}
-        for design in DESIGNS:
-            gate = build_design(design, 1, size)
-            row[DESIGN_LABELS[design]] = sum(c.weight.numel() for c in gate.depthwise_convs())
-        table.append(row)
-    return table
-
-
-def teaching_text(k: int, rank1_error: float) -> str:
-    s = kernel_spec(k)
-    a, big_k, d = s.plain, s.dilated, s.dilation
-    lka = a * a + big_k * big_k
-    lska = 2 * a + 2 * big_k
-    nth = f"{d}{'nd' if d == 2 else 'rd'}"
-    return f"""### How LSKA reaches a {k}×{k} receptive field with {lska} weights
-
-1. **The naive way (LKA-trivial).** One depthwise {k}×{k} kernel: {k * k} weights per channel, and as many
-   multiply-adds per pixel. Doubling k quadruples both.
-2. **LKA (VAN).** A small {a}×{a} kernel, then a {big_k}×{big_k} kernel with dilation {d} (it reads every
-   {nth} pixel). Stacked, they see {a} + {d}·({big_k} − 1) = {k} pixels across, with {a}² + {big_k}² = {lka}
-   weights.
-3. **LSKA.** Split each 2-D kernel into a row and a column: 1×{a} then {a}×1, then 1×{big_k} and {big_k}×1 (dilated).
-   Same {k}×{k} reach, **2·{a} + 2·{big_k} = {lska}** weights: the cost grows linearly with k, not with k².
-4. **The gate.** A 1×1 conv mixes channels into `attn`; the output is `x · attn` (no sigmoid). LSKA decides
-   *where* to amplify or damp features from {k}×{k} of context.
-
-**What separability keeps.** A row kernel followed by a column kernel equals one 2-D kernel that is their outer
-product (rank 1). That covers blurs, box sums, horizontal and vertical edges, and a wide view of the scene —
-the context the paper argues biases the network towards shape rather than texture.
-
-**What it loses.** A rank-1 kernel cannot be diagonal, ring-shaped or otherwise "rotated": those need several
-rank-1 terms. The panel below shows LKA's {k}×{k} kernel (random weights), its best rank-1 approximation (SVD)
-and the relative error, {rank1_error:.1%}: the part one separable kernel cannot represent. The paper's claim is
-that this loss costs little accuracy, because depth and the 1×1 mixing make up for it; the Zoo tab shows what
-it cost on this app's benchmark.
-
-**Cost in a detector.** At YOLOv8n's P5 (20×20 at 640 px) a {k}-wide kernel may be wider than the map: the taps
-that land on padding still cost FLOPs. See the Cost tab.
-"""
-
-
-def python_snippet(spec: VariantSpec) -> str:
-    return f"""# pip install -r requirements.txt && pip install -e .   (in a clone of this repository)
-import lska_demo  # registers LSKA, LSKABlock and C2fLSKA with Ultralytics' YAML parser
-from lska_demo.train import LSKADetectionTrainer
-from ultralytics import YOLO
-
-# 1) From scratch: save the YAML above as {spec.name}.yaml
-model = YOLO("{spec.name}.yaml")
-model.train(data="your.yaml", epochs=100, imgsz=640, trainer=LSKADetectionTrainer)
-
-# 2) Or graft LSKA into a trained YOLOv8 (identity at start, so nothing is lost), then fine-tune:
-#    python -m lska_demo train --mode graft --base yolov8{spec.scale}.pt --data your.yaml \\
-#        --k {spec.k} --point {spec.point} --block {spec.block}
-"""
 
 
 # --- a default instance, so `service.compare(...)` works without building anything -------------------------

@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from lska_demo.cache import ModelCache
 from lska_demo.detect import detect
 from lska_demo.images import ImageError
 from lska_demo.render import draw_detections, yolo_diagram
@@ -20,7 +21,6 @@ from lska_demo.service import (
     PRETRAINED,
     ZOO,
     DemoService,
-    ModelCache,
     ServiceOptions,
     benchmark_images,
 )

@@ -1,0 +1,107 @@
+"""The teaching tab's words and tables, read from the modules themselves (nothing typed by hand)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from lska_demo.kernels import DESIGN_LABELS, DESIGNS, PAPER_KERNEL_SIZES, build_design, kernel_spec
+from lska_demo.yolo import VariantSpec
+
+
+def _conv_label(conv: nn.Conv2d) -> str:
+    kh, kw = conv.kernel_size
+    dilation = conv.dilation[0] if kh > 1 else conv.dilation[1]
+    text = f"{kh}×{kw}"
+    if dilation > 1:
+        text += f" d{dilation}"
+    return text
+
+
+def pipelines_html(k: int) -> str:
+    """Each design as the pipeline of convs its module really builds (read from the modules, not typed)."""
+    rows = []
+    for design in DESIGNS:
+        gate = build_design(design, 1, k)
+        steps = [_conv_label(getattr(gate, name)) for name in gate.stage_names]
+        weights = sum(c.weight.numel() for c in gate.depthwise_convs())
+        chips = "".join(
+            f'<span style="display:inline-block;padding:3px 8px;margin:2px;border-radius:5px;'
+            f'background:{"#fde2cf" if i < len(steps) - 1 else "#dbe7f3"};color:#1f2933;font-family:monospace">'
+            f"{s}</span>{' →' if i < len(steps) - 1 else ''}"
+            for i, s in enumerate(steps)
+        )
+        rows.append(
+            f"<tr><td style='padding:4px 8px;white-space:nowrap'><b>{DESIGN_LABELS[design]}</b></td>"
+            f"<td style='padding:4px 8px'>x → {chips} → attn; out = x · attn</td>"
+            f"<td style='padding:4px 8px;text-align:right'>{weights}</td></tr>"
+        )
+    return (
+        "<table style='border-collapse:collapse;width:100%'><thead><tr><th style='text-align:left'>design</th>"
+        f"<th style='text-align:left'>pipeline at k = {k} (orange: depthwise, blue: 1×1)</th>"
+        "<th style='text-align:right'>spatial weights per channel</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def weights_table(k: int) -> list[dict[str, Any]]:
+    """Per-channel spatial weights of each design at every paper k (the chosen k marked)."""
+    table = []
+    for size in PAPER_KERNEL_SIZES:
+        row: dict[str, Any] = {"k": f"{size} ◀" if size == k else size}
+        for design in DESIGNS:
+            gate = build_design(design, 1, size)
+            row[DESIGN_LABELS[design]] = sum(c.weight.numel() for c in gate.depthwise_convs())
+        table.append(row)
+    return table
+
+
+def teaching_text(k: int, rank1_error: float) -> str:
+    s = kernel_spec(k)
+    a, big_k, d = s.plain, s.dilated, s.dilation
+    lka = a * a + big_k * big_k
+    lska = 2 * a + 2 * big_k
+    nth = f"{d}{'nd' if d == 2 else 'rd'}"
+    return f"""### How LSKA reaches a {k}×{k} receptive field with {lska} weights
+
+1. **The naive way (LKA-trivial).** One depthwise {k}×{k} kernel: {k * k} weights per channel, and as many
+   multiply-adds per pixel. Doubling k quadruples both.
+2. **LKA (VAN).** A small {a}×{a} kernel, then a {big_k}×{big_k} kernel with dilation {d} (it reads every
+   {nth} pixel). Stacked, they see {a} + {d}·({big_k} − 1) = {k} pixels across, with {a}² + {big_k}² = {lka}
+   weights.
+3. **LSKA.** Split each 2-D kernel into a row and a column: 1×{a} then {a}×1, then 1×{big_k} and {big_k}×1 (dilated).
+   Same {k}×{k} reach, **2·{a} + 2·{big_k} = {lska}** weights: the cost grows linearly with k, not with k².
+4. **The gate.** A 1×1 conv mixes channels into `attn`; the output is `x · attn` (no sigmoid). LSKA decides
+   *where* to amplify or damp features from {k}×{k} of context.
+
+**What separability keeps.** A row kernel followed by a column kernel equals one 2-D kernel that is their outer
+product (rank 1). That covers blurs, box sums, horizontal and vertical edges, and a wide view of the scene —
+the context the paper argues biases the network towards shape rather than texture.
+
+**What it loses.** A rank-1 kernel cannot be diagonal, ring-shaped or otherwise "rotated": those need several
+rank-1 terms. The panel below shows LKA's {k}×{k} kernel (random weights), its best rank-1 approximation (SVD)
+and the relative error, {rank1_error:.1%}: the part one separable kernel cannot represent. The paper's claim is
+that this loss costs little accuracy, because depth and the 1×1 mixing make up for it; the Zoo tab shows what
+it cost on this app's benchmark.
+
+**Cost in a detector.** At YOLOv8n's P5 (20×20 at 640 px) a {k}-wide kernel may be wider than the map: the taps
+that land on padding still cost FLOPs. See the Cost tab.
+"""
+
+
+def python_snippet(spec: VariantSpec) -> str:
+    return f"""# pip install -r requirements.txt && pip install -e .   (in a clone of this repository)
+import lska_demo  # registers LSKA, LSKABlock and C2fLSKA with Ultralytics' YAML parser
+from lska_demo.train import LSKADetectionTrainer
+from ultralytics import YOLO
+
+# 1) From scratch: save the YAML above as {spec.name}.yaml
+model = YOLO("{spec.name}.yaml")
+model.train(data="your.yaml", epochs=100, imgsz=640, trainer=LSKADetectionTrainer)
+
+# 2) Or graft LSKA into a trained YOLOv8 (identity at start, so nothing is lost), then fine-tune:
+#    python -m lska_demo train --mode graft --base yolov8{spec.scale}.pt --data your.yaml \\
+#        --k {spec.k} --point {spec.point} --block {spec.block}
+"""

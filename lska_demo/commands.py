@@ -27,16 +27,27 @@ def variant_from(args: argparse.Namespace) -> Any:
 
 
 def _info(args: argparse.Namespace) -> dict[str, Any]:
+    from lska_demo.analysis.cost import model_cost
     from lska_demo.yolo import build_model
 
     spec = variant_from(args)
     model = build_model(spec)
     rows = [{"index": m.i, "from": m.f, "params": int(m.np), "module": m.type} for m in model.model]
-    return {"name": spec.name, "params": sum(p.numel() for p in model.parameters()), "layers": rows}
+    gflops = model_cost(model, args.imgsz).gflops
+    return {
+        "name": spec.name,
+        "params": sum(p.numel() for p in model.parameters()),
+        "gflops": gflops,
+        "imgsz": args.imgsz,
+        "layers": rows,
+    }
 
 
 def _render_info(info: dict[str, Any]) -> str:
-    lines = [f"{info['name']}: {info['params']:,} parameters", f"{'':>3}{'from':>16}{'params':>10}  module"]
+    lines = [
+        f"{info['name']}: {info['params']:,} parameters, {info['gflops']:.3f} GFLOPs at {info['imgsz']} px (2 x MACs)",
+        f"{'':>3}{'from':>16}{'params':>10}  module",
+    ]
     lines += [f"{r['index']:>3}{r['from']!s:>16}{r['params']:>10,}  {r['module']}" for r in info["layers"]]
     return "\n".join(lines)
 
@@ -98,6 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = command("info", _info, "build a YOLOv8 variant and print its layer table")
     add_variant_arguments(p)
+    p.add_argument("--imgsz", type=int, default=640)
     p.set_defaults(render=_render_info)
     p = command("yaml", _yaml, "export the Ultralytics model YAML of a variant")
     add_variant_arguments(p)

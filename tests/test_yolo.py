@@ -198,3 +198,19 @@ def test_grafted_checkpoint_keeps_lska_through_training(tiny_data: Path, tmp_pat
     model = YOLO(str(grafted.weights)).model
     assert sum(isinstance(m, C2fLSKA) for m in model.modules()) == 4
     assert isinstance(save_checkpoint(model, tmp_path / "copy.pt"), Path)
+
+
+def test_info_and_yaml_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from lska_demo.__main__ import main
+
+    assert main(["info", "--k", "53", "--point", "neck", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["name"] == "yolov8n-lska53-neck" and len(info["layers"]) == 27
+    assert sum(r["module"].endswith(".LSKA") for r in info["layers"]) == 4
+    assert info["params"] == sum(p.numel() for p in build_model(VariantSpec(k=53, point="neck")).parameters())
+    assert main(["yaml", "--k", "7", "--point", "residual", "--nc", "3"]) == 0
+    assert "C2fLSKA, [c2, 7, 3, depth, true, gate]" in capsys.readouterr().out
+    assert main(["info", "--k", "24"]) == 2
+    assert "kernel size 24" in capsys.readouterr().err

@@ -94,9 +94,9 @@ def _eval(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _zoo(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo.zoo import build_zoo
+    from lska_demo.zoo import PLANS, build_zoo
 
-    manifest = build_zoo(weights_dir=args.weights_dir, work_dir=args.work_dir)
+    manifest = build_zoo(PLANS[args.plan](), weights_dir=args.weights_dir, work_dir=args.work_dir)
     return {"models": [{"id": m["id"], **m["metrics"]} for m in manifest.models]}
 
 
@@ -142,3 +142,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command("zoo", _zoo, "train (or resume) the whole model zoo into weights/ and its manifest")
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p.add_argument("--work-dir", default=str(CACHE_DIR / "zoo"))
+    p.add_argument(
+        "--plan", default="default", choices=("default", "extended"), help="extended adds LSKA trained from scratch"
+    )

@@ -10,6 +10,7 @@ import argparse
 import platform
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,44 +29,103 @@ def _fmt(mean: float, std: float | None) -> str:
     return f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
 
 
-def results(manifest: Manifest, imgsz: int | None = None, repeats: int = 7) -> dict[str, Any]:
-    """One row per architecture: test mAP (mean ± std over seeds), params, GFLOPs, latency vs the baseline."""
+@dataclass(frozen=True)
+class Comparison:
+    """A variant against its control, paired by seed: same parent, same recipe, same seed."""
+
+    delta: float | None
+    delta_std: float | None
+    pairs: int
+    noise: float | None
+    verdict: str
+
+
+def compare_to_control(variant: dict[int, float], control: dict[int, float]) -> Comparison:
+    """Mean (± std) of the per-seed differences variant − control, and a verdict against the seed noise.
+
+    The noise is the control's std over its seeds: how far re-running the same recipe with another seed
+    moves the metric. A difference smaller than that is not evidence either way.
+    """
+    seeds = sorted(set(variant) & set(control))
+    if not seeds:
+        return Comparison(None, None, 0, None, "no control for these seeds")
+    delta, delta_std = _mean_std([variant[s] - control[s] for s in seeds])
+    noise = statistics.stdev(control.values()) if len(control) > 1 else None
+    if noise is None:
+        verdict = "one control seed: no verdict"
+    elif abs(delta) <= noise:
+        verdict = "within seed noise"
+    else:
+        verdict = "better" if delta > 0 else "worse"
+    if noise is not None and len(seeds) == 1:
+        verdict += " (one seed)"
+    return Comparison(delta, delta_std, len(seeds), noise, verdict)
+
+
+def _regime(entry: dict[str, Any]) -> str:
+    return "scratch" if entry["mode"] == "scratch" else "fine-tune"
+
+
+def _gate_effect(entries: list[dict[str, Any]], folder: str | Path, imgsz: int) -> float | None:
+    """Mean gate effect (analysis.attention.gate_effect) of the first shipped file, on the benchmark examples."""
+    from lska_demo.analysis.attention import gate_effect
+    from lska_demo.images import example_images, load_image
+    from lska_demo.zoo import load_checkpoint_model, verified_path
+
+    shipped = next((e for e in entries if e.get("file")), None)
+    if shipped is None:
+        return None
+    images = [load_image(p) for name, p in example_images().items() if name.startswith("benchmark")]
+    effects = gate_effect(load_checkpoint_model(verified_path(shipped, folder)).float().eval(), images, imgsz)
+    return statistics.fmean(effects.values())
+
+
+def results(
+    manifest: Manifest, imgsz: int | None = None, repeats: int = 7, folder: str | Path = WEIGHTS_DIR
+) -> dict[str, Any]:
+    """One row per (training regime, architecture): test mAP (mean ± std over seeds), the difference to the
+    control of the same regime paired by seed, the gate effect, params, GFLOPs and latency vs the baseline."""
     from lska_demo.analysis.cost import forward_runner, measure_latency, model_cost
 
-    groups: dict[VariantSpec, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, VariantSpec], list[dict[str, Any]]] = defaultdict(list)
     for entry in manifest.models:
-        if entry["mode"] != "scratch":
-            groups[VariantSpec(**entry["spec"])].append(entry)
+        groups[(_regime(entry), VariantSpec(**entry["spec"]))].append(entry)
     if not groups:
-        return {"rows": [], "machine": platform.processor() or platform.machine()}
+        return {"rows": [], "machine": platform.machine()}
     imgsz = imgsz or int(next(iter(groups.values()))[0]["recipe"]["imgsz"])
-    baseline_spec = next((s for s in groups if s.is_baseline), None)
-    baseline_model = build_model(baseline_spec or VariantSpec(nc=next(iter(groups)).nc))
-    control = groups.get(baseline_spec, []) if baseline_spec else []
-    control_mean, control_std = _mean_std([e["metrics"]["mAP50-95"] for e in control]) if control else (None, None)
+    nc = next(iter(groups))[1].nc
+    baseline_model = build_model(VariantSpec(nc=nc))
+    measured: dict[VariantSpec, tuple[Any, dict[str, Any]]] = {}
+    baseline_ms: list[float] = []
+
+    def measure(spec: VariantSpec) -> tuple[Any, dict[str, Any]]:
+        if spec not in measured:
+            model = build_model(spec)
+            runners = {"baseline": forward_runner(baseline_model, imgsz), "variant": forward_runner(model, imgsz)}
+            latency = measure_latency(runners, repeats=repeats)
+            baseline_ms.append(latency["baseline"]["median_ms"])
+            measured[spec] = (model_cost(model, imgsz), latency)
+        return measured[spec]
+
+    def metric(entries: list[dict[str, Any]], name: str) -> dict[int, float]:
+        return {e["seed"]: e["metrics"][name] for e in entries}
+
+    order = sorted(groups, key=lambda g: (g[0] == "scratch", not g[1].is_baseline, g[1].point, g[1].k or 0))
     rows = []
-    for spec, entries in sorted(groups.items(), key=lambda kv: (not kv[0].is_baseline, kv[0].point, kv[0].k or 0)):
-        model = build_model(spec)
-        cost = model_cost(model, imgsz)
-        latency = measure_latency(
-            {"baseline": forward_runner(baseline_model, imgsz), "variant": forward_runner(model, imgsz)},
-            repeats=repeats,
+    for regime, spec in order:
+        entries = groups[(regime, spec)]
+        control = next((es for (r, s), es in groups.items() if r == regime and s.is_baseline), [])
+        cost, latency = measure(spec) if not spec.is_baseline else (model_cost(baseline_model, imgsz), None)
+        comparison = (
+            None if spec.is_baseline else compare_to_control(metric(entries, "mAP50-95"), metric(control, "mAP50-95"))
         )
-        m5095, s5095 = _mean_std([e["metrics"]["mAP50-95"] for e in entries])
-        m50, s50 = _mean_std([e["metrics"]["mAP50"] for e in entries])
-        delta = None if spec.is_baseline or control_mean is None else m5095 - control_mean
-        spread = max(s for s in (s5095, control_std, 0.0) if s is not None)
-        if delta is None:
-            verdict = "control" if spec.is_baseline else "no control"
-        elif len(entries) < 2:
-            verdict = "one seed: no verdict"
-        elif abs(delta) <= spread:
-            verdict = "within seed spread"
-        else:
-            verdict = "better" if delta > 0 else "worse"
+        m5095, s5095 = _mean_std(list(metric(entries, "mAP50-95").values()))
+        m50, s50 = _mean_std(list(metric(entries, "mAP50").values()))
         rows.append(
             {
                 "model": spec.name,
+                "regime": regime,
+                "epochs": entries[0]["recipe"].get("epochs"),
                 "k": spec.k,
                 "point": None if spec.is_baseline else spec.point,
                 "seeds": sorted(e["seed"] for e in entries),
@@ -73,14 +133,20 @@ def results(manifest: Manifest, imgsz: int | None = None, repeats: int = 7) -> d
                 "mAP50-95_std": s5095,
                 "mAP50": m50,
                 "mAP50_std": s50,
-                "delta_vs_control": delta,
-                "verdict": verdict,
+                "delta_vs_control": comparison.delta if comparison else None,
+                "delta_std": comparison.delta_std if comparison else None,
+                "seed_noise": comparison.noise if comparison else None,
+                "verdict": comparison.verdict if comparison else "control",
+                "gate_effect": None if spec.is_baseline else _gate_effect(entries, folder, imgsz),
                 "params": cost.params,
                 "gflops": cost.gflops,
-                "latency_ms": latency["variant"]["median_ms"],
-                "latency_ratio": latency["ratio"],
+                "latency_ms": latency["variant"]["median_ms"] if latency else None,
+                "latency_ratio": latency["ratio"] if latency else None,
             }
         )
+    for row in rows:  # the baseline's latency: the median of its medians, measured beside every variant
+        if row["latency_ms"] is None and baseline_ms:
+            row["latency_ms"], row["latency_ratio"] = statistics.median(baseline_ms), 1.0
     train_minutes = sum(e.get("train_seconds", 0.0) for e in manifest.models) / 60
     return {
         "imgsz": imgsz,
@@ -104,26 +170,42 @@ def _cpu_name() -> str:
     return f"{os.cpu_count()} cores"
 
 
+def _opt(value: float | None, spec: str, empty: str = "") -> str:
+    return empty if value is None else format(value, spec)
+
+
 def markdown(report: dict[str, Any]) -> str:
     if not report["rows"]:
         return "_No trained models in the manifest yet: run `python -m lska_demo zoo`._"
     lines = [
-        f"Held-out test split, {report['imgsz']} px. mAP is mean ± std over the seeds listed; Δ is against the "
-        "control (the baseline fine-tuned with the same recipe). Params and GFLOPs (2 × MACs) at the same size; "
-        f"latency is the median CPU forward (batch 1) measured interleaved with the baseline on {report['machine']}.",
+        f"Held-out test split, {report['imgsz']} px. mAP is mean ± std over the seeds listed. Δ is the "
+        "difference to the control of the same training (the baseline fine-tuned with the same recipe, or the "
+        "baseline trained from scratch), paired by seed; the verdict compares it with the control's std over "
+        "seeds. Gate effect: mean ‖x·attn − x‖ / ‖x‖ of the LSKA gates on the example images (0 = identity). "
+        "Params and GFLOPs (2 × MACs) at the same size; latency: median CPU forward (batch 1), interleaved "
+        f"with the baseline, on {report['machine']}.",
         "",
-        "| model | seeds | mAP50-95 | mAP50 | Δ mAP50-95 | verdict | params | GFLOPs | latency ms (× baseline) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | training | seeds | mAP50-95 | mAP50 | Δ mAP50-95 | verdict | gate effect | params | GFLOPs "
+        "| latency ms (× baseline) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
-        delta = "" if r["delta_vs_control"] is None else f"{r['delta_vs_control']:+.3f}"
+        delta = _opt(r["delta_vs_control"], "+.4f")
+        if r["delta_std"] is not None:
+            delta += f" ± {r['delta_std']:.4f}"
         lines.append(
-            f"| {r['model']} | {', '.join(map(str, r['seeds']))} | {_fmt(r['mAP50-95'], r['mAP50-95_std'])} | "
-            f"{_fmt(r['mAP50'], r['mAP50_std'])} | {delta} | {r['verdict']} | {r['params']:,} | {r['gflops']:.3f} | "
-            f"{r['latency_ms']:.1f} (×{r['latency_ratio']:.2f}) |"
+            f"| {r['model']} | {r['regime']}, {r['epochs']} ep | {', '.join(map(str, r['seeds']))} | "
+            f"{_fmt(r['mAP50-95'], r['mAP50-95_std'])} | {_fmt(r['mAP50'], r['mAP50_std'])} | {delta} | "
+            f"{r['verdict']} | {_opt(r['gate_effect'], '.3f', '—' if r['k'] is None else 'not shipped')} | "
+            f"{r['params']:,} | {r['gflops']:.3f} | {_opt(r['latency_ms'], '.1f')} "
+            f"(×{_opt(r['latency_ratio'], '.2f')}) |"
         )
+    lska_rows = [r for r in report["rows"] if r["k"] is not None and r["delta_vs_control"] is not None]
+    beyond = [r for r in lska_rows if r["verdict"].startswith(("better", "worse"))]
     lines += [
         "",
+        f"{len(beyond)} of {len(lska_rows)} LSKA rows differ from their control by more than the control's seed "
+        f"noise{': ' + ', '.join(r['model'] + ' (' + r['verdict'] + ')' for r in beyond) if beyond else ''}. "
         f"{report['models']} trained models in the manifest; their training took {report['train_minutes']:.0f} min "
         "in all (Ultralytics' trainer on this machine's CPU, evaluation not included).",
     ]
@@ -140,7 +222,7 @@ def replace_block(text: str, start: str, end: str, body: str) -> str:
 
 
 def _report(args: argparse.Namespace) -> dict[str, Any]:
-    report = results(Manifest.load(args.weights_dir), imgsz=args.imgsz)
+    report = results(Manifest.load(args.weights_dir), imgsz=args.imgsz, folder=args.weights_dir)
     if args.readme:
         path = Path(args.readme)
         path.write_text(replace_block(path.read_text(), START, END, markdown(report)))

@@ -60,6 +60,19 @@ def default_plan() -> list[PlanItem]:
     return plan
 
 
+def extended_plan() -> list[PlanItem]:
+    """The default plan plus LSKA k=23 at ``sppf`` trained from scratch with the baseline's scratch recipe.
+
+    A graft starts as the identity and may barely move in a short fine-tune; this pair asks instead
+    whether LSKA helps when it is trained from the first step (about 40 more minutes on 2 cores).
+    """
+    spec = VariantSpec(k=23, point="sppf", nc=NC)
+    return [*default_plan(), PlanItem(f"{spec.name}-scratch-s0", "scratch", spec, ship=False)]
+
+
+PLANS: dict[str, Callable[[], list[PlanItem]]] = {"default": default_plan, "extended": extended_plan}
+
+
 def sha256_of(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lska_demo.__main__ import main
-from lska_demo.analysis.attention import class_activation_map, stage_maps
+from lska_demo.analysis.attention import class_activation_map, gate_effect, stage_maps
 from lska_demo.analysis.cost import (
     compare_cost,
     design_costs,
@@ -22,7 +22,7 @@ from lska_demo.analysis.cost import (
 from lska_demo.analysis.erf import ERF, area_ratios, erf_layers, model_erf, module_erf
 from lska_demo.analysis.kernel_views import equivalent_kernels, rank1, weights_vs_k
 from lska_demo.kernels import LSKA, PAPER_KERNEL_SIZES
-from lska_demo.yolo import VariantSpec, build_model
+from lska_demo.yolo import VariantSpec, build_model, lska_layers
 
 # GUIDE §1: spatial weights per channel of the four designs (LKA-trivial k*k, LSKA-trivial 2k, LKA a*a + K*K,
 # LSKA 2a + 2K), typed in from the table rather than recomputed by the code under test.
@@ -353,3 +353,18 @@ def test_cli_attention(capsys: pytest.CaptureFixture[str], tmp_path: object) -> 
     )
     assert out["stages"][0]["name"] == "input" and len(out["stages"]) == 7
     assert out["cam"]["detections"] == 0 and out["cam"]["note"]
+
+
+def test_gate_effect_is_zero_for_a_fresh_graft_and_positive_once_the_gate_moves(baseline: nn.Module) -> None:
+    from lska_demo.yolo import graft
+
+    images = [np.random.default_rng(1).integers(0, 256, (96, 128, 3), dtype=np.uint8)]
+    grafted = graft(baseline, VariantSpec(k=23, point="neck")).eval()
+    effects = gate_effect(grafted, images, imgsz=128)
+    assert len(effects) == 4 and all(v == pytest.approx(0.0, abs=1e-12) for v in effects.values())
+    first = lska_layers(grafted)[0][1]
+    with torch.no_grad():
+        first.conv1.bias.fill_(0.5)  # the gate now halves its input: ||0.5x - x|| / ||x|| = 0.5
+    assert gate_effect(grafted, images, imgsz=128)[lska_layers(grafted)[0][0]] == pytest.approx(0.5, rel=1e-6)
+    with pytest.raises(ValueError, match="LSKA variant"):
+        gate_effect(baseline, images)

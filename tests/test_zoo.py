@@ -11,7 +11,7 @@ import pytest
 
 from lska_demo.data import BenchmarkConfig
 from lska_demo.kernels import PAPER_KERNEL_SIZES
-from lska_demo.report import markdown, replace_block, results
+from lska_demo.report import compare_to_control, markdown, replace_block, results
 from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.train import Recipe
 from lska_demo.yolo import INSERTION_POINTS, VariantSpec, lska_layers
@@ -19,6 +19,7 @@ from lska_demo.zoo import (
     Manifest,
     PlanItem,
     ZooError,
+    PLANS,
     build_zoo,
     default_plan,
     load_pretrained,
@@ -49,6 +50,10 @@ def test_default_plan_covers_the_issue() -> None:
     k23 = [p for p in plan if p.spec == VariantSpec(k=23, point="sppf", nc=4)]
     assert len({p.seed for p in controls}) >= 3 and len({p.seed for p in k23}) >= 3
     assert len({p.id for p in plan}) == len(plan)
+    extended = PLANS["extended"]()
+    assert extended[: len(plan)] == plan
+    extra = extended[len(plan) :]
+    assert [(p.mode, p.spec.k, p.spec.point, p.parent) for p in extra] == [("scratch", 23, "sppf", None)]
 
 
 def test_tampered_file_is_refused(tmp_path: Path) -> None:
@@ -94,16 +99,30 @@ def test_tiny_zoo_end_to_end_and_resume(tiny_data: Path, tmp_path: Path) -> None
     build_zoo(plan, config, weights, work, recipe, recipe, log=logged.append)
     assert all("done already" in line for line in logged if line.startswith(("base", "lska")))
 
-    table = results(Manifest.load(weights), imgsz=64, repeats=1)
-    rows = {r["model"]: r for r in table["rows"]}
-    assert set(rows) == {"yolov8n", "yolov8n-lska7-sppf"}
-    assert rows["yolov8n"]["verdict"] == "control" and rows["yolov8n-lska7-sppf"]["verdict"] == "one seed: no verdict"
+    table = results(Manifest.load(weights), imgsz=64, repeats=1, folder=weights)
+    rows = {(r["regime"], r["model"]): r for r in table["rows"]}
+    assert set(rows) == {("fine-tune", "yolov8n"), ("fine-tune", "yolov8n-lska7-sppf"), ("scratch", "yolov8n")}
+    graft = rows[("fine-tune", "yolov8n-lska7-sppf")]
+    assert rows[("fine-tune", "yolov8n")]["verdict"] == "control"
+    assert graft["verdict"] == "one control seed: no verdict"
     expected_delta = (
         manifest.entry("lska7-s0")["metrics"]["mAP50-95"] - manifest.entry("base-s0")["metrics"]["mAP50-95"]
     )
-    assert rows["yolov8n-lska7-sppf"]["delta_vs_control"] == pytest.approx(expected_delta)
-    assert rows["yolov8n-lska7-sppf"]["params"] > rows["yolov8n"]["params"]
-    assert "| yolov8n-lska7-sppf | 0 |" in markdown(table)
+    assert graft["delta_vs_control"] == pytest.approx(expected_delta)
+    assert graft["params"] > rows[("fine-tune", "yolov8n")]["params"]
+    assert graft["gate_effect"] is not None and graft["gate_effect"] >= 0
+    assert "| yolov8n-lska7-sppf | fine-tune, 1 ep | 0 |" in markdown(table)
+
+
+def test_compare_to_control_pairs_seeds_and_weighs_the_noise() -> None:
+    control = {0: 0.60, 1: 0.58, 2: 0.62}  # std 0.02
+    close = compare_to_control({0: 0.61, 1: 0.59, 2: 0.63}, control)
+    assert close.delta == pytest.approx(0.01) and close.delta_std == pytest.approx(0.0, abs=1e-12)
+    assert close.pairs == 3 and close.verdict == "within seed noise"
+    assert compare_to_control({0: 0.65, 1: 0.63, 2: 0.67}, control).verdict == "better"
+    assert compare_to_control({0: 0.55}, control).verdict == "worse (one seed)"
+    assert compare_to_control({3: 0.9}, control).verdict == "no control for these seeds"
+    assert compare_to_control({0: 0.9}, {0: 0.5}).verdict == "one control seed: no verdict"
 
 
 def test_readme_block_is_replaced_between_markers() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +92,38 @@ def stage_maps(
         + [(n, _channel_map(t)) for n, t in stages]
         + [("output", _channel_map(output))]
     )
+
+
+def gate_effect(model: nn.Module, images: list[np.ndarray], imgsz: int = 640) -> dict[str, float]:
+    """How much each LSKA gate changes its input: mean over images of ||x * attn - x|| / ||x||.
+
+    0 is the identity (a fresh graft); a gate that reweights features scores well above it. The zoo's
+    report uses it to tell a graft that learned something from one that is still the identity.
+    """
+    gates = lska_layers(model)
+    if not gates or not images:
+        raise ValueError("gate_effect needs an LSKA variant and at least one image")
+    sums = dict.fromkeys((name for name, _ in gates), 0.0)
+    owner = threading.get_ident()
+
+    def make_hook(name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
+        def hook(_module: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+            if threading.get_ident() == owner:
+                x = args[0].double()
+                sums[name] += float((out.double() - x).norm() / x.norm().clamp_min(1e-12))
+
+        return hook
+
+    handles = [gate.register_forward_hook(make_hook(name)) for name, gate in gates]
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            for image in images:
+                model(letterbox(image, imgsz)[0].to(device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: total / len(images) for name, total in sums.items()}
 
 
 @dataclass

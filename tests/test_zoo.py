@@ -16,10 +16,10 @@ from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.train import Recipe
 from lska_demo.yolo import INSERTION_POINTS, VariantSpec, lska_layers
 from lska_demo.zoo import (
+    PLANS,
     Manifest,
     PlanItem,
     ZooError,
-    PLANS,
     build_zoo,
     default_plan,
     load_pretrained,

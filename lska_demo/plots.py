@@ -99,21 +99,28 @@ def erf_pair(left: ERF, right: ERF, titles: Sequence[str] = ("baseline", "LSKA")
     return _render(fig)
 
 
+def _panel_grid(panels: int, max_cols: int, width: float, height: float) -> tuple[Figure, np.ndarray]:
+    """A figure with ``panels`` axes in rows of at most ``max_cols`` (each width x height inches); spare
+    cells of the last row are switched off. Returns the figure and the used axes, in reading order."""
+    cols = min(panels, max_cols)
+    rows = -(-panels // cols)
+    fig = _figure(width * cols, height * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes[panels:]:
+        ax.set_axis_off()
+    return fig, axes[:panels]
+
+
 def erf_grid(erfs: dict[str, ERF]) -> np.ndarray:
     """A grid of ERF heatmaps (e.g. module ERFs across k), one colour scale."""
     if not erfs:
         raise ValueError("erf_grid needs at least one ERF")
-    cols = min(len(erfs), 6)
-    rows = -(-len(erfs) // cols)
-    fig = _figure(2.6 * cols, 2.8 * rows)
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    for ax, (title, erf) in zip(axes, erfs.items(), strict=False):
+    fig, axes = _panel_grid(len(erfs), 6, 2.6, 2.8)
+    for ax, (title, erf) in zip(axes, erfs.items(), strict=True):
         ratio = erf.ratios.get(0.5)
         ax.imshow(erf.heatmap, cmap="RdYlGn", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_title(f"{title}\nr0.5={'—' if ratio is None else f'{ratio:.4f}'}", fontsize=8)
         _bare(ax)
-    for ax in axes[len(erfs) :]:
-        ax.set_axis_off()
     return _render(fig)
 
 
@@ -124,12 +131,9 @@ def stage_maps_figure(stages: list[tuple[str, np.ndarray]], image: np.ndarray | 
     """
     if not stages:
         raise ValueError("stage_maps_figure needs at least one stage")
-    cols = min(len(stages), 4)
-    rows = -(-len(stages) // cols)
-    fig = _figure(3.0 * cols, 3.1 * rows)
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    fig, axes = _panel_grid(len(stages), 4, 3.0, 3.1)
     background = None if image is None else _letterboxed(_as_rgb(image))
-    for ax, (name, values) in zip(axes, stages, strict=False):
+    for ax, (name, values) in zip(axes, stages, strict=True):
         if background is not None:
             h, w = background.shape[:2]
             ax.imshow(background)
@@ -138,8 +142,6 @@ def stage_maps_figure(stages: list[tuple[str, np.ndarray]], image: np.ndarray | 
             ax.imshow(values, cmap="inferno", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_title(f"{name} ({values.shape[0]}×{values.shape[1]})", fontsize=9)
         _bare(ax)
-    for ax in axes[len(stages) :]:
-        ax.set_axis_off()
     return _render(fig)
 
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import lska_demo  # noqa: F401  (offline runtime before Gradio, Ultralytics or torch start)
@@ -100,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
         max_cache=args.max_cache,
     )
     demo = build_ui(options)
+    from lska_demo.analysis.cost import warm_up
+
+    threading.Thread(target=warm_up, name="flop-counter-warm-up", daemon=True).start()  # off the start-up path
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     try:
         demo.launch(

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from ultralytics.utils.nms import non_max_suppression
 
-from lska_demo.images import letterbox
+from lska_demo.images import Letterboxed, letterbox
 
 
 @dataclass(frozen=True)
@@ -63,17 +63,26 @@ def _is_end2end(model: nn.Module) -> bool:
 
 
 def detect(
-    model: nn.Module, image: np.ndarray, conf: float = 0.25, iou: float = 0.7, imgsz: int = 640, max_det: int = 300
+    model: nn.Module,
+    image: np.ndarray,
+    conf: float = 0.25,
+    iou: float = 0.7,
+    imgsz: int = 640,
+    max_det: int = 300,
+    letterboxed: Letterboxed | None = None,
 ) -> DetectionResult:
     """Detections of an eval-mode DetectionModel on an HxWx3 uint8 RGB image.
 
+    ``letterboxed`` is ``letterbox(image, imgsz)`` when the caller already has it (two models, one image).
     The caller must not run another forward pass of the same model at a different ``imgsz`` at the same
     time: Ultralytics' Detect head caches its anchors per input shape (the service holds a per-model lock).
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an HxWx3 RGB image, got shape {image.shape}")
     height, width = image.shape[:2]
-    tensor, scale, (left, top) = letterbox(image, imgsz)
+    tensor, scale, (left, top) = letterboxed or letterbox(image, imgsz)
+    if tensor.shape[-2:] != (imgsz, imgsz):
+        raise ValueError(f"the letterboxed input is {tuple(tensor.shape[-2:])}, not {imgsz}x{imgsz}")
     names = class_names(model)
     started = time.perf_counter()
     with torch.inference_mode():

@@ -109,7 +109,11 @@ def _from_array(array: np.ndarray) -> np.ndarray:
     return load_image(Image.fromarray(array))
 
 
-def letterbox(image: np.ndarray, imgsz: int) -> tuple[torch.Tensor, float, tuple[int, int]]:
+Letterboxed = tuple[torch.Tensor, float, tuple[int, int]]
+"""``letterbox``'s result: the 1x3xSxS input tensor, the scale and the (left, top) padding."""
+
+
+def letterbox(image: np.ndarray, imgsz: int) -> Letterboxed:
     """Resize keeping aspect ratio, pad to imgsz x imgsz with grey (114) as Ultralytics does.
 
     Returns the 1x3xSxS float tensor in [0, 1], the scale and the (left, top) padding, so that boxes on the

@@ -24,7 +24,7 @@ import numpy as np
 
 from lska_demo.cache import LoadedModel, ModelCache
 from lska_demo.detect import detect
-from lska_demo.images import load_image
+from lska_demo.images import Letterboxed, letterbox, load_image
 from lska_demo.kernels import PAPER_KERNEL_SIZES
 from lska_demo.render import draw_detections
 from lska_demo.runtime import WEIGHTS_DIR
@@ -347,10 +347,11 @@ class DemoService:
         picture = load_image(_require_image(image))
         _report(progress, 0.1, "loading models")
         base, variant = self.pair(source, k, point, block)
-        sides = []
+        sides: list[SideResult] = []
+        letterboxed: dict[int, Letterboxed] = {}
         for i, side in enumerate((base, variant)):
             _report(progress, 0.3 + 0.35 * i, f"detecting with {side.name}")
-            sides.append(_detect_side(side, picture, conf, iou))
+            sides.append(_detect_side(side, picture, conf, iou, letterboxed))
         return CompareResult(sides[0], sides[1], base.imgsz, _compare_note(source, sides[0], sides[1]))
 
     # receptive field ---------------------------------------------------------------------------------------
@@ -590,12 +591,17 @@ def _zoo_imgsz(entry: dict[str, Any]) -> int:
     return int((entry.get("recipe") or {}).get("imgsz", ZOO_IMGSZ))
 
 
-def _detect_side(side: LoadedModel, picture: np.ndarray, conf: float, iou: float) -> SideResult:
+def _detect_side(
+    side: LoadedModel, picture: np.ndarray, conf: float, iou: float, letterboxed: dict[int, Letterboxed]
+) -> SideResult:
+    """One side's detections; ``letterboxed`` holds the picture's letterboxed inputs by size, shared by both."""
     metrics = (side.entry or {}).get("metrics")
     if not side.trained:
         return SideResult(side.name, False, side.status, metrics=metrics)
+    if side.imgsz not in letterboxed:
+        letterboxed[side.imgsz] = letterbox(picture, side.imgsz)
     with side.use() as model:
-        result = detect(model, picture, conf=conf, iou=iou, imgsz=side.imgsz)
+        result = detect(model, picture, conf=conf, iou=iou, imgsz=side.imgsz, letterboxed=letterboxed[side.imgsz])
     return SideResult(
         name=side.name,
         trained=True,

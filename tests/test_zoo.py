@@ -53,7 +53,11 @@ def test_default_plan_covers_the_issue() -> None:
     extended = PLANS["extended"]()
     assert extended[: len(plan)] == plan
     extra = extended[len(plan) :]
-    assert [(p.mode, p.spec.k, p.spec.point, p.parent) for p in extra] == [("scratch", 23, "sppf", None)]
+    assert {(p.mode, p.spec.k, p.seed, p.parent, p.ship) for p in extra} == {
+        ("scratch", 23, 0, None, False),
+        ("scratch", None, 1, None, False),
+        ("scratch", 23, 1, None, False),
+    }
 
 
 def test_tampered_file_is_refused(tmp_path: Path) -> None:

@@ -92,6 +92,13 @@ def _count(model: nn.Module, x: torch.Tensor) -> _Profile:
     return _Profile(flops=flops, gate_inputs=shapes)
 
 
+def warm_up() -> None:
+    """Count one tiny conv: FlopCounterMode's first use in a process imports torch's symbolic-shape machinery
+    (sympy, fx), about a second here. The app runs this in the background at start, so that the first cost
+    table a user asks for does not pay it."""
+    _count(nn.Conv2d(1, 1, 1).to("meta"), torch.zeros(1, 1, 1, 1, device="meta"))
+
+
 def _profile(model: nn.Module, imgsz: int, channels: int = 3) -> _Profile:
     """Count on the meta device; fall back to a real forward of zeros for a model meta tensors cannot run."""
     try:

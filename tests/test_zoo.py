@@ -116,6 +116,7 @@ def test_tiny_zoo_end_to_end_and_resume(tiny_data: Path, tmp_path: Path) -> None
     assert graft["params"] > rows[("fine-tune", "yolov8n")]["params"]
     assert graft["gate_effect"] is not None and graft["gate_effect"] >= 0
     assert "| yolov8n-lska7-sppf | fine-tune, 1 ep | 0 |" in markdown(table)
+    assert table["train_minutes"] > 0 and table["default_plan_minutes"] == 0  # these ids are not the default plan's
 
 
 def test_compare_to_control_pairs_seeds_and_weighs_the_noise() -> None:

@@ -23,13 +23,18 @@ def make_fake_zoo(folder: Path, specs: list) -> Path:
     """A weights folder shaped like the shipped zoo: a manifest and sha256-verified checkpoints, random weights."""
     from dataclasses import asdict
 
+    import torch
+
     from lska_demo.yolo import build_model, save_checkpoint
     from lska_demo.zoo import Manifest, sha256_of
 
     manifest = Manifest(benchmark={"classes": ["circle", "triangle", "square", "hexagon"]})
     for i, spec in enumerate(specs):
         model_id = f"{spec.name}-s0"
-        path = save_checkpoint(build_model(spec), folder / f"{model_id}.pt")
+        with torch.random.fork_rng(devices=[]):  # the same random weights whatever ran before
+            torch.manual_seed(i)
+            model = build_model(spec)
+        path = save_checkpoint(model, folder / f"{model_id}.pt")
         manifest.upsert(
             {
                 "id": model_id,

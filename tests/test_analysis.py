@@ -37,14 +37,22 @@ GUIDE_WEIGHTS = {
 DEPTHWISE_STAGES = {"lka_trivial": 1, "lska_trivial": 2, "lka": 2, "lska": 4}
 
 
+def _seeded_model(spec: VariantSpec, seed: int = 0) -> nn.Module:
+    """Random weights from a fixed seed: whatever ran before (and drew from torch's global generator),
+    the tests see the same model; a Grad-CAM of random weights can otherwise come out all zero."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(spec)
+
+
 @pytest.fixture(scope="module")
 def baseline() -> nn.Module:
-    return build_model(VariantSpec())
+    return _seeded_model(VariantSpec())
 
 
 @pytest.fixture(scope="module")
 def variant() -> nn.Module:
-    return build_model(VariantSpec(k=23, point="sppf"))
+    return _seeded_model(VariantSpec(k=23, point="sppf"))
 
 
 def _image(seed: int = 0, shape: tuple[int, int] = (48, 64)) -> np.ndarray:

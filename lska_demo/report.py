@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.yolo import VariantSpec, build_model
 from lska_demo.zoo import Manifest, default_plan
@@ -66,16 +68,23 @@ def _regime(entry: dict[str, Any]) -> str:
     return "scratch" if entry["mode"] == "scratch" else "fine-tune"
 
 
-def _gate_effect(entries: list[dict[str, Any]], folder: str | Path, imgsz: int) -> float | None:
-    """Mean gate effect (analysis.attention.gate_effect) of the first shipped file, on the benchmark examples."""
-    from lska_demo.analysis.attention import gate_effect
+def _example_images() -> list[np.ndarray]:
+    """The benchmark images shipped in assets/: what the gate effect is measured on."""
     from lska_demo.images import example_images, load_image
+
+    return [load_image(p) for name, p in example_images().items() if name.startswith("benchmark")]
+
+
+def _gate_effect(
+    entries: list[dict[str, Any]], folder: str | Path, images: list[np.ndarray], imgsz: int
+) -> float | None:
+    """Mean gate effect (analysis.attention.gate_effect) of the first shipped file of ``entries``."""
+    from lska_demo.analysis.attention import gate_effect
     from lska_demo.zoo import load_checkpoint_model, verified_path
 
     shipped = next((e for e in entries if e.get("file")), None)
     if shipped is None:
         return None
-    images = [load_image(p) for name, p in example_images().items() if name.startswith("benchmark")]
     effects = gate_effect(load_checkpoint_model(verified_path(shipped, folder)).float().eval(), images, imgsz)
     return statistics.fmean(effects.values())
 
@@ -95,6 +104,7 @@ def results(
     imgsz = imgsz or int(next(iter(groups.values()))[0]["recipe"]["imgsz"])
     nc = next(iter(groups))[1].nc
     baseline_model = build_model(VariantSpec(nc=nc))
+    images = _example_images()
     measured: dict[VariantSpec, tuple[Any, dict[str, Any]]] = {}
     baseline_ms: list[float] = []
 
@@ -137,7 +147,7 @@ def results(
                 "delta_std": comparison.delta_std if comparison else None,
                 "seed_noise": comparison.noise if comparison else None,
                 "verdict": comparison.verdict if comparison else "control",
-                "gate_effect": None if spec.is_baseline else _gate_effect(entries, folder, imgsz),
+                "gate_effect": None if spec.is_baseline else _gate_effect(entries, folder, images, imgsz),
                 "params": cost.params,
                 "gflops": cost.gflops,
                 "latency_ms": latency["variant"]["median_ms"] if latency else None,

@@ -9,7 +9,6 @@ how far the contribution spreads (a larger ratio is a wider ERF).
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -114,13 +113,13 @@ def _inference_copy(model: nn.Module) -> nn.Module:
 
 
 def _layer_output(model: nn.Module, layer: int, x: torch.Tensor) -> torch.Tensor:
-    """The output of ``model.model[layer]``, captured by a forward hook; the forward stops right there."""
+    """The output of ``model.model[layer]``, captured by a forward hook; the forward stops right there.
+
+    ``model`` is the caller's private copy (``_inference_copy``): no other thread runs it, so the hook needs
+    no guard."""
     captured: list[torch.Tensor] = []
-    owner = threading.get_ident()
 
     def hook(_module: nn.Module, _inputs: object, output: object) -> None:
-        if threading.get_ident() != owner:  # another thread's forward of a shared model: not ours to stop
-            return
         if not isinstance(output, torch.Tensor):
             raise ValueError(f"layer {layer} outputs {type(output).__name__}, not a feature map; pick another layer")
         captured.append(output)

@@ -36,11 +36,9 @@ from lska_demo.service import (
     DemoService,
     ServiceOptions,
     SideResult,
-    check_block,
-    check_k,
-    check_point,
     rounded,
 )
+from lska_demo.inputs import check_block, check_k, check_point
 from lska_demo.zoo import ZooError
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,18 @@ _DETECT_INPUTS = (15, 18, 21)
 
 
 class BottleneckLSKA(Bottleneck):
-    """Ultralytics' Bottleneck with LSKA (or VAN's block) on the residual branch: x + attn(cv2(cv1(x)))."""
+    """Ultralytics' Bottleneck with LSKA (or VAN's block) on the residual branch: x + attn(cv2(cv1(x))).
+
+    Args:
+        c1 (int): Input channels.
+        c2 (int): Output channels.
+        k_size (int): LSKA's receptive field k (one of the paper's sizes, or any size ``kernel_spec`` accepts).
+        block (str): ``"gate"`` for the bare LSKA gate, ``"van"`` for VAN's attention block around it.
+        shortcut (bool): Whether to add the input to the output (only when ``c1 == c2``).
+        g (int): Groups of the second convolution.
+        k (tuple): Kernel sizes of the two convolutions.
+        e (float): Expansion ratio of the hidden channels.
+    """
 
     def __init__(
         self,
@@ -69,6 +80,14 @@ class C2fLSKA(C2f):
 
     ``n`` and ``depth`` arrive unscaled from the YAML (``parse_model`` scales repeats only for the modules
     it knows), so the repeat count is computed here exactly as Ultralytics computes it for C2f.
+
+    Args:
+        c1 (int): Input (and output) channels.
+        k_size (int): LSKA's receptive field k in every bottleneck.
+        n (int): Number of bottlenecks as written in the YAML, before depth scaling.
+        depth (float): The model scale's depth multiple, applied to ``n`` as Ultralytics applies it to C2f.
+        shortcut (bool): Whether the bottlenecks add their input to their output.
+        block (str): ``"gate"`` for the bare LSKA gate, ``"van"`` for VAN's attention block around it.
     """
 
     def __init__(
@@ -105,7 +124,11 @@ def register_with_ultralytics() -> None:
 
 @dataclass(frozen=True)
 class VariantSpec:
-    """One YOLOv8 model: ``k=None`` is the baseline."""
+    """One YOLOv8 model: ``k=None`` is the baseline.
+
+    A baseline has no insertion point or block: they are set to the defaults, so that every baseline of a
+    scale and class count is one value (equal, one cache key, one zoo entry), whatever a caller passed.
+    """
 
     k: int | None = None
     point: str = "sppf"
@@ -114,7 +137,10 @@ class VariantSpec:
     nc: int = 80
 
     def __post_init__(self) -> None:
-        if self.k is not None:
+        if self.k is None:  # the canonical baseline (frozen: set through object's own setter)
+            object.__setattr__(self, "point", "sppf")
+            object.__setattr__(self, "block", "gate")
+        else:
             kernel_spec(self.k)
         if self.point not in INSERTION_POINTS:
             raise ValueError(f"unknown insertion point {self.point!r}; choose one of {list(INSERTION_POINTS)}")
@@ -137,7 +163,8 @@ class VariantSpec:
         return f"yolov8{self.scale}-lska{self.k}-{self.point}{suffix}"
 
     def baseline(self) -> VariantSpec:
-        return replace(self, k=None)
+        """The baseline this variant is compared with: the same scale and class count, no LSKA."""
+        return VariantSpec(scale=self.scale, nc=self.nc)
 
 
 def _absolute(f: int | list[int], i: int) -> int | list[int]:

@@ -119,16 +119,9 @@ class Manifest:
         for m in self.models:
             if m["mode"] == "scratch" or m["seed"] != seed or (shipped and not m.get("file")):
                 continue
-            if _same_architecture(VariantSpec(**m["spec"]), spec):
+            if VariantSpec(**m["spec"]) == spec:  # a baseline spec is canonical: equal whatever it was given
                 return m
         return None
-
-
-def _same_architecture(a: VariantSpec, b: VariantSpec) -> bool:
-    """Baselines match whatever insertion point or block their spec names (those only matter with LSKA)."""
-    if a.is_baseline or b.is_baseline:
-        return a.is_baseline and b.is_baseline and (a.scale, a.nc) == (b.scale, b.nc)
-    return a == b
 
 
 def verified_path(entry: dict[str, Any], folder: str | Path = WEIGHTS_DIR) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -107,7 +108,7 @@ def test_model_cost_agrees_with_ultralytics(which: str, request: pytest.FixtureR
     assert cost.params == sum(p.numel() for p in model.parameters())
     assert len(cost.layers) == len(model.model)
     assert sum(layer.gflops for layer in cost.layers) == pytest.approx(cost.gflops, rel=1e-12)
-    assert cost.to_dict()["imgsz"] == 256
+    assert dataclasses.asdict(cost)["imgsz"] == 256
 
 
 def test_lska_breakdown_measured_equals_analytic(variant: nn.Module) -> None:
@@ -211,10 +212,10 @@ def test_erf_layers_name_the_insertion_point_and_sppf(variant: nn.Module) -> Non
     expected = {"sppf": (9, 8), "residual": (8, 8), "neck": (13, 12), "head": (16, 15)}
     for point, (mine, theirs) in expected.items():
         spec = VariantSpec(k=23, point=point)
-        assert erf_layers(spec)["insertion point"] == mine
-        assert erf_layers(spec.baseline())["insertion point"] == theirs
-    assert erf_layers(VariantSpec(k=23))["end of backbone"] == 10
-    assert erf_layers(VariantSpec())["end of backbone"] == 9
+        assert erf_layers(spec)["insertion point"] == (theirs, mine)
+        assert erf_layers(spec)["insertion point"].variant == mine
+    assert erf_layers(VariantSpec(k=23))["end of backbone"] == (9, 10)
+    assert erf_layers(VariantSpec())["end of backbone"] == (9, 9)
     assert type(variant.model[9]).__name__ == "LSKA" and type(variant.model[10]).__name__ == "SPPF"
 
 

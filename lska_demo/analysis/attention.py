@@ -20,9 +20,8 @@ from torch import nn
 
 from lska_demo.images import letterbox
 from lska_demo.kernels import LargeKernelGate
+from lska_demo.vocabulary import CAM_METHODS
 from lska_demo.yolo import lska_layers
-
-CAM_METHODS: tuple[str, ...] = ("eigen", "grad")
 
 
 def _normalise(a: np.ndarray) -> np.ndarray:
@@ -229,7 +228,7 @@ def class_activation_map(
     ``detections`` counts boxes after NMS at IoU 0.7.
     """
     if method not in CAM_METHODS:
-        raise ValueError(f"unknown CAM method {method!r}; choose one of {CAM_METHODS}")
+        raise ValueError(f"unknown CAM method {method!r}; choose one of {list(CAM_METHODS)}")
     n_layers = len(model.model)
     layer = n_layers - 2 if layer is None else layer
     if not -n_layers <= layer < n_layers:

@@ -47,9 +47,6 @@ class ModelCost:
     layers: list[LayerCost] = field(default_factory=list)
     imgsz: int = 640
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
 class _Profile:
@@ -300,6 +297,18 @@ def measure_latency(
     return result
 
 
+def cost_comparison(
+    baseline: nn.Module, variant: nn.Module, imgsz: int = 640, latency_repeats: int = 0, warmup: int = 2
+) -> dict[str, Any]:
+    """The baseline-vs-variant comparison every front end shows: ``compare_cost``'s counts and, when
+    ``latency_repeats`` > 0, ``latency``: both forward passes timed interleaved (``measure_latency``)."""
+    result = compare_cost(baseline, variant, imgsz)
+    if latency_repeats > 0:
+        runners = {"baseline": forward_runner(baseline, imgsz), "variant": forward_runner(variant, imgsz)}
+        result["latency"] = measure_latency(runners, warmup=warmup, repeats=latency_repeats)
+    return result
+
+
 def forward_runner(model: nn.Module, imgsz: int = 640, seed: int = 0) -> Callable[[], Any]:
     """A no-grad forward of one fixed random 1x3xSxS image (torch's thread count is left as it is)."""
     generator = torch.Generator().manual_seed(seed)
@@ -317,6 +326,7 @@ __all__ = [
     "LayerCost",
     "ModelCost",
     "compare_cost",
+    "cost_comparison",
     "design_costs",
     "forward_runner",
     "lska_breakdown",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -172,11 +173,19 @@ def model_erf(
     return _erf(total / len(tensors), images=len(tensors))
 
 
-def erf_layers(spec: VariantSpec) -> dict[str, int]:
-    """Layers worth an ERF for a variant: its (first) LSKA row and the end of the backbone (SPPF).
+class LayerPair(NamedTuple):
+    """One place in the network, as a layer index of the baseline and of the variant (LSKA rows shift indices)."""
 
-    For residual LSKA the insertion point is the last backbone C2fLSKA. For a baseline spec the same
-    names map to the baseline's layers: the layer the LSKA would read from, and SPPF.
+    baseline: int
+    variant: int
+
+
+def erf_layers(spec: VariantSpec) -> dict[str, LayerPair]:
+    """Layers worth an ERF for a variant: its (first) LSKA row and the end of the backbone (SPPF), each with
+    the baseline's layer at the same place: the layer the LSKA reads from, and the baseline's SPPF.
+
+    For residual LSKA the insertion point is the last backbone C2fLSKA (no index moves). A baseline spec
+    maps both sides to the baseline's layers at the default insertion point.
     """
     probe = spec if spec.k is not None else replace(spec, k=23)  # the positions do not depend on k
     table, index_map = variant_yaml(probe)
@@ -189,7 +198,55 @@ def erf_layers(spec: VariantSpec) -> dict[str, int]:
     else:
         point = next(i for i, m in enumerate(modules) if m in ("LSKA", "LSKABlock"))
         source = point - 1  # the row an inserted unit reads from
-    if spec.k is not None:
-        return {"insertion point": point, "end of backbone": sppf}
     back = {new: old for old, new in index_map.items()}
-    return {"insertion point": back[source], "end of backbone": back[sppf]}
+    pairs = {"insertion point": LayerPair(back[source], point), "end of backbone": LayerPair(back[sppf], sppf)}
+    if spec.k is None:
+        return {name: LayerPair(pair.baseline, pair.baseline) for name, pair in pairs.items()}
+    return pairs
+
+
+@dataclass
+class ErfComparison:
+    """The ERFs of a baseline and its variant at the same place, on the same images."""
+
+    layer: str
+    layers: LayerPair
+    baseline: ERF
+    variant: ERF
+
+    def ratio_rows(self) -> list[dict[str, float | None]]:
+        """One row per threshold: the area ratio of each side (None where no square reached it)."""
+        thresholds = sorted(set(self.baseline.ratios) | set(self.variant.ratios))
+        return [
+            {"threshold": t, "baseline": self.baseline.ratios.get(t), "variant": self.variant.ratios.get(t)}
+            for t in thresholds
+        ]
+
+
+def compare_erf(
+    baseline: nn.Module,
+    variant: nn.Module,
+    spec: VariantSpec,
+    layer: str,
+    images: Sequence[np.ndarray],
+    imgsz: int = 640,
+    progress: Callable[[str, int, int], None] | None = None,
+    batch: int = 4,
+) -> ErfComparison:
+    """The ERF of ``baseline`` and of ``variant`` (built from ``spec``) at the place named ``layer`` (a key of
+    ``erf_layers(spec)``). ``progress(role, done, total)`` follows each side's batches."""
+    pairs = erf_layers(spec)
+    if layer not in pairs:
+        raise ValueError(f"layer must be one of {', '.join(pairs)}; got {layer!r}")
+    maps = {}
+    for role, model, index in (
+        ("baseline", baseline, pairs[layer].baseline),
+        ("variant", variant, pairs[layer].variant),
+    ):
+
+        def step(done: int, total: int, role: str = role) -> None:
+            if progress is not None:
+                progress(role, done, total)
+
+        maps[role] = model_erf(model, index, images, imgsz, progress=step, batch=batch)
+    return ErfComparison(layer, pairs[layer], maps["baseline"], maps["variant"])

@@ -1,0 +1,43 @@
+"""What each choice a visitor or an operator can make is called: one label and one line per name.
+
+The names themselves are defined where they act (``yolo.INSERTION_POINTS``, ``kernels.BLOCKS``,
+``kernels.DESIGNS``); this module gives them the words that service messages, UI choices and the CLI's
+``choices=`` and help all read, so a name is described the same way everywhere. It imports only the
+definitions below it, so the analysis engine can read it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lska_demo.kernels import BLOCKS, DESIGN_LABELS, DESIGNS
+from lska_demo.yolo import INSERTION_POINTS, SCALES
+
+POINT_LABELS: dict[str, str] = {
+    "residual": "residual — in every backbone C2f bottleneck",
+    "sppf": "sppf — between the last backbone C2f and SPPF",
+    "neck": "neck — after each of the neck's four C2f",
+    "head": "head — on P3, P4, P5 right before Detect",
+}
+BLOCK_LABELS: dict[str, str] = {
+    "gate": "bare LSKA gate (as YOLO tutorials insert it)",
+    "van": "VAN attention block around LSKA",
+}
+# The class activation maps the attention engine computes (the one registry of their names).
+CAM_METHODS: dict[str, str] = {"eigen": "EigenCAM (no gradients)", "grad": "Grad-CAM"}
+SCALE_LABELS: dict[str, str] = {scale: f"YOLOv8{scale}" for scale in SCALES}
+
+# Every label table names exactly what its definition defines: a new point or block needs its words.
+for _labels, _defined in ((POINT_LABELS, INSERTION_POINTS), (BLOCK_LABELS, BLOCKS), (DESIGN_LABELS, DESIGNS)):
+    if list(_labels) != list(_defined):
+        raise RuntimeError(f"vocabulary out of date: labels for {list(_labels)}, definitions {list(_defined)}")
+
+
+def choices(labels: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(label, name) pairs, the form Gradio's Radio and Dropdown take."""
+    return [(label, name) for name, label in labels.items()]
+
+
+def described(labels: Mapping[str, str]) -> str:
+    """The names with their labels, for a message: "'gate' (bare LSKA gate ...), 'van' (...)"."""
+    return ", ".join(f"'{name}' ({label})" for name, label in labels.items())

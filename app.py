@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from lska_demo.service import ServiceOptions
+    from lska_demo.service import ServiceOptions, warm_up
     from lska_demo.ui import CSS, THEME, build_ui
 
     options = ServiceOptions(
@@ -101,8 +101,6 @@ def main(argv: list[str] | None = None) -> None:
         max_cache=args.max_cache,
     )
     demo = build_ui(options)
-    from lska_demo.analysis.cost import warm_up
-
     threading.Thread(target=warm_up, name="flop-counter-warm-up", daemon=True).start()  # off the start-up path
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     try:

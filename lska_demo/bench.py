@@ -6,7 +6,6 @@ runs interleaved in one process; absolute seconds are printed beside them for co
 
 from __future__ import annotations
 
-import argparse
 import platform
 import time
 from collections.abc import Callable
@@ -40,12 +39,6 @@ class Check:
         verdict = {True: "ok", False: "OVER", None: "info"}[self.ok]
         limit = "" if self.limit is None else f"<= {self.limit:g}"
         return f"{self.name:<44} {self.value:>9.3f} {self.unit:<8} {limit:<9} {verdict:<5} {self.detail}"
-
-
-def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    from lska_demo.analysis.cost import measure_latency
-
-    return measure_latency({"f": fn}, warmup=1, repeats=repeats)["f"]["median_ms"]  # type: ignore[index]
 
 
 def _interleaved(runners: dict[str, Callable[[], Any]], repeats: int) -> dict[str, Any]:
@@ -162,8 +155,8 @@ def bench_model_overhead(repeats: int, imgsz: int = 640) -> list[Check]:
 
 def bench_analysis() -> list[Check]:
     """The analysis targets: model ERF for both models, module ERF for six k, the cost table of a pair."""
-    from lska_demo.analysis.cost import compare_cost, warm_up
-    from lska_demo.analysis.erf import erf_layers, model_erf, module_erf
+    from lska_demo.analysis.cost import cost_comparison, warm_up
+    from lska_demo.analysis.erf import compare_erf, module_erf
     from lska_demo.images import example_images, load_image
     from lska_demo.yolo import VariantSpec, build_model
 
@@ -171,11 +164,8 @@ def bench_analysis() -> list[Check]:
     baseline, variant = build_model(spec.baseline()), build_model(spec)
     pictures = [load_image(p) for p in example_images().values()]
     images = [pictures[i % len(pictures)] for i in range(16)]
-    layer_v = erf_layers(spec)["insertion point"]
-    layer_b = erf_layers(spec.baseline())["insertion point"]  # the layer the LSKA row reads from
     started = time.perf_counter()
-    model_erf(baseline, layer_b, images, imgsz=640)
-    model_erf(variant, layer_v, images, imgsz=640)
+    compare_erf(baseline, variant, spec, "insertion point", images, imgsz=640)
     erf_seconds = time.perf_counter() - started
     started = time.perf_counter()
     for k in PAPER_KERNEL_SIZES:
@@ -185,7 +175,7 @@ def bench_analysis() -> list[Check]:
     warm_up()  # what the app does in the background at start
     warm_up_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    compare_cost(baseline, variant, 640)
+    cost_comparison(baseline, variant, 640)
     cost_seconds = time.perf_counter() - started
     return [
         Check("model ERF, both models, N=16 at 640", erf_seconds, "s", 5.0, f"{erf_seconds / 32:.3f} s per image"),
@@ -228,12 +218,13 @@ def bench_app() -> list[Check]:
     ]
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], list[Check]]] = {
-    "compare": lambda a: bench_compare(a.repeats),
-    "modules": lambda a: bench_modules(a.repeats),
-    "model": lambda a: bench_model_overhead(a.repeats),
-    "analysis": lambda a: bench_analysis(),
-    "app": lambda a: bench_app(),
+# Each section measures with the given number of repeats (the analysis and app sections time single runs).
+SECTIONS: dict[str, Callable[[int], list[Check]]] = {
+    "compare": bench_compare,
+    "modules": bench_modules,
+    "model": bench_model_overhead,
+    "analysis": lambda repeats: bench_analysis(),
+    "app": lambda repeats: bench_app(),
 }
 
 
@@ -243,36 +234,20 @@ def machine() -> str:
     return f"{platform.machine()}, {_cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
+def run(sections: list[str], repeats: int) -> dict[str, Any]:
+    """The checks of ``sections`` (all when empty), with the machine they ran on."""
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown bench sections {sorted(unknown)}; choose from {list(SECTIONS)}")
+    checks: list[Check] = []
+    for name in sections or list(SECTIONS):
+        checks += SECTIONS[name](repeats)
+    return {"machine": machine(), "checks": [asdict(c) for c in checks]}
+
+
 def render(result: dict[str, Any]) -> str:
     checks = [Check(**c) for c in result["checks"]]
     lines = [f"machine: {result['machine']}", *(c.line() for c in checks)]
     over = [c.name for c in checks if c.ok is False]
     lines.append(f"{len(checks)} measured, {sum(c.ok is True for c in checks)} within limits, {len(over)} over")
     return "\n".join(lines)
-
-
-def _bench(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo.report import replace_block
-
-    sections = args.only or list(SECTIONS)
-    unknown = set(sections) - set(SECTIONS)
-    if unknown:
-        raise ValueError(f"unknown bench sections {sorted(unknown)}; choose from {list(SECTIONS)}")
-    checks: list[Check] = []
-    for name in sections:
-        checks += SECTIONS[name](args)
-    result = {"machine": machine(), "checks": [asdict(c) for c in checks]}
-    if args.readme:
-        path = Path(args.readme)
-        body = f"```\n$ python -m lska_demo bench\n{render(result)}\n```"
-        path.write_text(replace_block(path.read_text(), START, END, body))
-    return result
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="speed and memory ratios against their limits, measured in one run")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout")
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--only", nargs="*", default=None, help=f"sections to run: {', '.join(SECTIONS)}")
-    p.add_argument("--readme", default=None, help="rewrite the bench block of this README")
-    p.set_defaults(handler=_bench, render=render)

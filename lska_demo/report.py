@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import argparse
 import platform
 import statistics
 from collections import defaultdict
@@ -233,20 +232,3 @@ def replace_block(text: str, start: str, end: str, body: str) -> str:
         _, tail = rest.split(end, 1)
         return f"{head}{start}\n{body}\n{end}{tail}"
     return f"{text.rstrip()}\n\n{start}\n{body}\n{end}\n"
-
-
-def _report(args: argparse.Namespace) -> dict[str, Any]:
-    report = results(Manifest.load(args.weights_dir), imgsz=args.imgsz, folder=args.weights_dir)
-    if args.readme:
-        path = Path(args.readme)
-        path.write_text(replace_block(path.read_text(), START, END, markdown(report)))
-    return report
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="the zoo's results table (metrics from the manifest, cost measured now)")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout")
-    p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
-    p.add_argument("--imgsz", type=int, default=None, help="input size for cost and latency (default: training size)")
-    p.add_argument("--readme", default=None, help="rewrite the results block of this README")
-    p.set_defaults(handler=_report, render=markdown)

@@ -379,6 +379,13 @@ class DemoService:
 # --- helpers ------------------------------------------------------------------------------------------------
 
 
+def warm_up() -> None:
+    """Pay the FLOP counter's one-time start-up cost now (the app runs this in the background at start)."""
+    from lska_demo.analysis.cost import warm_up as count_once
+
+    count_once()
+
+
 def rounded(rows: list[dict[str, Any]], digits: int = 4) -> list[dict[str, Any]]:
     """Floats cut to ``digits`` decimals for tables (the JSON of the service keeps full precision)."""
     return [{key: round(v, digits) if isinstance(v, float) else v for key, v in row.items()} for row in rows]

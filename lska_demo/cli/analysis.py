@@ -1,4 +1,4 @@
-"""CLI commands for the analysis engine: cost, designs, erf, attention, kernels.
+"""Commands for the analysis engine: cost, designs, erf, attention, kernels.
 
 Every command prints JSON with ``--json`` and writes its figures as PNG into ``--out DIR`` when given.
 Models are built with random weights from the variant arguments unless ``--weights`` names a checkpoint.
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from lska_demo.commands import add_variant_arguments, variant_from
+from lska_demo.cli.main import add_variant_arguments, command, variant_from
+from lska_demo.vocabulary import CAM_METHODS
 
 LAYER_ALIASES = {"insertion": "insertion point", "backbone": "end of backbone"}
 
@@ -54,16 +55,13 @@ def _bar(total: int, desc: str, args: argparse.Namespace) -> Any:
 
 
 def _cost(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo.analysis.cost import compare_cost, forward_runner, measure_latency
+    from lska_demo.analysis.cost import cost_comparison
 
     spec = variant_from(args)
     baseline = _model(spec.baseline(), args.base_weights)
     variant = _model(spec, args.weights)
-    result = {"variant_name": spec.name, **compare_cost(baseline, variant, args.imgsz)}
-    if args.latency:
-        runners = {"baseline": forward_runner(baseline, args.imgsz), "variant": forward_runner(variant, args.imgsz)}
-        result["latency"] = measure_latency(runners, warmup=2, repeats=args.repeats)
-    return result
+    repeats = args.repeats if args.latency else 0
+    return {"variant_name": spec.name, **cost_comparison(baseline, variant, args.imgsz, latency_repeats=repeats)}
 
 
 def _render_cost(r: dict[str, Any]) -> str:
@@ -133,7 +131,7 @@ def _module_erfs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _model_erfs(args: argparse.Namespace) -> dict[str, Any]:
     from lska_demo import plots
-    from lska_demo.analysis.erf import erf_layers, model_erf
+    from lska_demo.analysis.erf import compare_erf
     from lska_demo.images import example_images, load_image
 
     spec = variant_from(args)
@@ -142,25 +140,25 @@ def _model_erfs(args: argparse.Namespace) -> dict[str, Any]:
     paths = args.images or list(example_images().values())
     pictures = [load_image(p) for p in paths[: args.n]]
     name = LAYER_ALIASES.get(args.layer, args.layer)
-    layers = {"baseline": erf_layers(spec.baseline()), "variant": erf_layers(spec)}
-    if name not in layers["variant"]:
-        raise ValueError(f"--layer must be one of {list(layers['variant'])}")
-    models = {"baseline": _model(spec.baseline(), args.base_weights), "variant": _model(spec, args.weights)}
-    erfs, result = {}, {"mode": "model", "layer": name, "imgsz": args.imgsz, "images": [str(p) for p in paths]}
-    for role, model in models.items():
-        index = layers[role][name]
-        with _bar(len(pictures), f"ERF {role}", args) as bar:
-            done = [0]
+    baseline, variant = _model(spec.baseline(), args.base_weights), _model(spec, args.weights)
+    bars = {role: _bar(len(pictures), f"ERF {role}", args) for role in ("baseline", "variant")}
+    done = dict.fromkeys(bars, 0)
 
-            def step(n: int, _total: int, bar: Any = bar, done: list[int] = done) -> None:
-                bar.update(n - done[0])
-                done[0] = n
+    def step(role: str, n: int, _total: int) -> None:
+        bars[role].update(n - done[role])
+        done[role] = n
 
-            erfs[role] = model_erf(model, index, pictures, args.imgsz, progress=step, batch=args.batch)
-        result[role] = {"layer_index": index, **erfs[role].to_dict()}
-    titles = (f"baseline · layer {result['baseline']['layer_index']}", f"{spec.name} · layer {layers['variant'][name]}")
+    try:
+        comparison = compare_erf(baseline, variant, spec, name, pictures, args.imgsz, progress=step, batch=args.batch)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    result: dict[str, Any] = {"mode": "model", "layer": name, "imgsz": args.imgsz, "images": [str(p) for p in paths]}
+    for role in ("baseline", "variant"):
+        result[role] = {"layer_index": getattr(comparison.layers, role), **getattr(comparison, role).to_dict()}
+    titles = (f"baseline · layer {comparison.layers.baseline}", f"{spec.name} · layer {comparison.layers.variant}")
     result["figures"] = _save(
-        args.out, {"erf_models": lambda: plots.erf_pair(erfs["baseline"], erfs["variant"], titles)}
+        args.out, {"erf_models": lambda: plots.erf_pair(comparison.baseline, comparison.variant, titles)}
     )
     return result
 
@@ -246,59 +244,71 @@ def _render_kernels(r: dict[str, Any]) -> str:
 # --- registration ---------------------------------------------------------------------------------------
 
 
+def _weights(p: argparse.ArgumentParser, baseline: bool) -> None:
+    p.add_argument("--weights", default=None, help="a trusted checkpoint for the variant (else random init)")
+    if baseline:
+        p.add_argument("--base-weights", default=None, help="a trusted checkpoint for the baseline")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add cost, designs, erf, attention and kernels."""
     from lska_demo.kernels import PAPER_KERNEL_SIZES
 
-    def command(name: str, handler: Callable, render: Callable, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--json", action="store_true", help="print JSON on stdout")
-        p.add_argument("--out", default=None, help="write figures (PNG) into this folder")
-        p.set_defaults(handler=handler, render=render)
-        return p
-
-    def weights(p: argparse.ArgumentParser, baseline: bool) -> None:
-        p.add_argument("--weights", default=None, help="a trusted checkpoint for the variant (else random init)")
-        if baseline:
-            p.add_argument("--base-weights", default=None, help="a trusted checkpoint for the baseline")
-
     ks = {"type": int, "nargs": "+", "default": list(PAPER_KERNEL_SIZES), "help": "kernel sizes"}
 
-    p = command("cost", _cost, _render_cost, "parameters, GFLOPs and latency: baseline vs LSKA variant, per layer")
+    p = command(
+        sub,
+        "cost",
+        _cost,
+        "parameters, GFLOPs and latency: baseline vs LSKA variant, per layer",
+        _render_cost,
+        figures=True,
+    )
     add_variant_arguments(p)
-    weights(p, baseline=True)
+    _weights(p, baseline=True)
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument("--latency", action="store_true", help="also time forward passes (interleaved, CPU)")
     p.add_argument("--repeats", type=int, default=7)
 
-    p = command("designs", _designs, _render_designs, "GFLOPs and weights vs k of the four large-kernel designs")
+    p = command(
+        sub, "designs", _designs, "GFLOPs and weights vs k of the four large-kernel designs", _render_designs, True
+    )
     p.add_argument("--dim", type=int, default=256, help="channels (YOLOv8n's P5: 256)")
     p.add_argument("--size", type=int, default=20, help="feature map side (P5 at 640: 20)")
     p.add_argument("--ks", **ks)
 
-    p = command("erf", _erf, _render_erf, "effective receptive fields (RepLKNet's method): modules or models")
+    p = command(
+        sub, "erf", _erf, "effective receptive fields (RepLKNet's method): modules or models", _render_erf, True
+    )
     p.add_argument("--module", action="store_true", help="ERFs of the four designs' attention paths for each k")
     p.add_argument("--ks", **ks)
     p.add_argument("--dim", type=int, default=8, help="--module: channels")
     p.add_argument("--size", type=int, default=96, help="--module: input side")
     p.add_argument("--seed", type=int, default=0, help="--module: weight seed")
     add_variant_arguments(p)
-    weights(p, baseline=True)
+    _weights(p, baseline=True)
     p.add_argument("--images", nargs="+", default=None, help="images (default: the shipped examples)")
     p.add_argument("-n", type=int, default=16, help="use at most this many images")
     p.add_argument("--layer", default="insertion point", help="'insertion point' (or insertion), 'end of backbone'")
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument("--batch", type=int, default=8, help="images per backward pass")
 
-    p = command("attention", _attention, _render_attention, "LSKA stage maps and an Eigen-CAM or Grad-CAM")
+    p = command(sub, "attention", _attention, "LSKA stage maps and an Eigen-CAM or Grad-CAM", _render_attention, True)
     add_variant_arguments(p)
-    weights(p, baseline=False)
+    _weights(p, baseline=False)
     p.add_argument("--image", default=None, help="an image (default: Ultralytics' bus.jpg)")
-    p.add_argument("--method", default="eigen", choices=("eigen", "grad"))
+    p.add_argument("--method", default="eigen", choices=list(CAM_METHODS), help="; ".join(CAM_METHODS.values()))
     p.add_argument("--layer", type=int, default=None, help="CAM layer index (default: the layer before Detect)")
     p.add_argument("--conf", type=float, default=0.25)
     p.add_argument("--imgsz", type=int, default=640)
 
-    p = command("kernels", _kernels, _render_kernels, "equivalent kernels of the four designs and their rank-1 errors")
+    p = command(
+        sub,
+        "kernels",
+        _kernels,
+        "equivalent kernels of the four designs and their rank-1 errors",
+        _render_kernels,
+        figures=True,
+    )
     p.add_argument("--k", type=int, default=23)
     p.add_argument("--seed", type=int, default=0)

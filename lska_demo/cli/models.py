@@ -1,4 +1,4 @@
-"""CLI commands for models, data, training and the zoo."""
+"""Commands for models, data, training and the zoo: info, yaml, data, train, eval, zoo."""
 
 from __future__ import annotations
 
@@ -6,24 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lska_demo.cli.main import add_variant_arguments, command, variant_from
 from lska_demo.runtime import CACHE_DIR, WEIGHTS_DIR
-
-
-def add_variant_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments that name one YOLOv8 variant; ``--k`` absent means the baseline."""
-    p.add_argument(
-        "--k", type=int, default=None, help="LSKA kernel size (7, 11, 23, 35, 41, 53); omit for the baseline"
-    )
-    p.add_argument("--point", default="sppf", help="insertion point: residual, sppf, neck, head")
-    p.add_argument("--block", default="gate", help="gate (bare LSKA) or van (VAN attention block)")
-    p.add_argument("--scale", default="n", help="YOLOv8 scale: n, s, m, l, x")
-    p.add_argument("--nc", type=int, default=80, help="number of classes")
-
-
-def variant_from(args: argparse.Namespace) -> Any:
-    from lska_demo.yolo import VariantSpec
-
-    return VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=args.nc)
 
 
 def _info(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,21 +85,13 @@ def _zoo(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    def command(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--json", action="store_true", help="print JSON on stdout")
-        p.set_defaults(handler=handler)
-        return p
-
-    p = command("info", _info, "build a YOLOv8 variant and print its layer table")
+    p = command(sub, "info", _info, "build a YOLOv8 variant and print its layer table", render=_render_info)
     add_variant_arguments(p)
     p.add_argument("--imgsz", type=int, default=640)
-    p.set_defaults(render=_render_info)
-    p = command("yaml", _yaml, "export the Ultralytics model YAML of a variant")
+    p = command(sub, "yaml", _yaml, "export the Ultralytics model YAML of a variant", render=lambda r: r["yaml"])
     add_variant_arguments(p)
     p.add_argument("--out", default=None, help="write the YAML here too")
-    p.set_defaults(render=lambda r: r["yaml"])
-    p = command("data", _data, "generate the shape-vs-texture benchmark")
+    p = command(sub, "data", _data, "generate the shape-vs-texture benchmark")
     p.add_argument("--out", default=str(CACHE_DIR / "zoo" / "data"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--imgsz", type=int, default=256)
@@ -123,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val", type=int, default=500)
     p.add_argument("--test", type=int, default=500)
     p = command(
-        "train", _train, "train on Ultralytics' trainer: scratch, graft onto a baseline, or fine-tune (control)"
+        sub, "train", _train, "train on Ultralytics' trainer: scratch, graft onto a baseline, or fine-tune (control)"
     )
     add_variant_arguments(p)
     p.add_argument("--mode", default="graft", choices=("scratch", "graft", "finetune"))
@@ -134,12 +110,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="passed to Ultralytics: cpu, 0, or 0,1 for multi-GPU DDP")
     p.add_argument("--out", default=str(CACHE_DIR / "runs"))
-    p = command("eval", _eval, "mAP50 and mAP50-95 of a checkpoint on a split of a data YAML")
+    p = command(sub, "eval", _eval, "mAP50 and mAP50-95 of a checkpoint on a split of a data YAML")
     p.add_argument("--weights", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--imgsz", type=int, default=256)
-    p = command("zoo", _zoo, "train (or resume) the whole model zoo into weights/ and its manifest")
+    p = command(sub, "zoo", _zoo, "train (or resume) the whole model zoo into weights/ and its manifest")
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p.add_argument("--work-dir", default=str(CACHE_DIR / "zoo"))
     p.add_argument(

@@ -1,0 +1,114 @@
+"""What the tabs share: the controls every tab reads, the raw upload hook, friendly errors, tables."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+from gradio.data_classes import FileData
+
+from lska_demo.service import MAX_FILE_BYTES, VISITOR_ERRORS
+
+log = logging.getLogger(__name__)
+# Gradio recognises a handler that reports progress by this default and passes a fresh tracker on every call.
+PROGRESS = gr.Progress()
+# One shared limit for all model work (the queue's default_concurrency_limit): pass as ``**HEAVY`` to events.
+HEAVY: dict[str, Any] = {"concurrency_id": "models"}
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The page's shared controls, built by ``ui.app`` above the tabs; a tab reads them as its inputs.
+
+    ``page`` is the whole Blocks, for events that run when a visitor opens the page (``page.load``).
+    """
+
+    k: gr.Radio
+    point: gr.Radio
+    block: gr.Radio
+    source: gr.Dropdown
+    image: gr.Image
+    conf: gr.Slider
+    iou: gr.Slider
+    diagram: gr.HTML
+    page: gr.Blocks
+
+    @property
+    def variant(self) -> list[Any]:
+        """k, point and block: the inputs that name an LSKA variant, in the API's order."""
+        return [self.k, self.point, self.block]
+
+
+def raw_upload(payload: FileData | None) -> str | bytes | None:
+    """An image upload as the raw file path (or the bytes of a base64 payload), never decoded here.
+
+    Gradio 6's ``gr.Image(type="filepath")`` opens every upload with PIL before the handler runs (and with
+    an ``image_mode`` converts it, decoding every pixel): a decompression bomb would be decoded by Gradio and
+    a non-image would fail inside Gradio with a message nobody can act on. ``images.load_image`` alone
+    decodes, with its size caps and plain-language errors.
+    """
+    if payload is None:
+        return None
+    if payload.url and payload.url.startswith("data:"):
+        encoded = payload.url.partition(",")[2]
+        if len(encoded) > MAX_FILE_BYTES * 4 // 3 + 4:
+            raise gr.Error(f"the image is larger than {MAX_FILE_BYTES // 2**20} MB")
+        try:
+            return base64.b64decode(encoded, validate=False)
+        except (binascii.Error, ValueError) as err:
+            raise gr.Error("the uploaded data is not valid base64") from err
+    if payload.path is None:
+        raise gr.Error("no image was uploaded")
+    return str(payload.path)
+
+
+def image_input(**kwargs: Any) -> gr.Image:
+    """The stock image widget whose upload reaches the handler through ``raw_upload``.
+
+    The override is set on the instance: a ``gr.Image`` subclass would make Gradio write a .pyi stub
+    next to this module at import time.
+    """
+    image = gr.Image(type="filepath", **kwargs)
+    image.preprocess = raw_upload  # type: ignore[method-assign]
+    return image
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Service errors become gr.Error with their message; anything unexpected is logged and reported briefly."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except VISITOR_ERRORS as err:
+            raise gr.Error(str(err), title="Cannot do that") from err
+        except Exception as err:
+            log.exception("handler %s failed", fn.__name__)
+            raise gr.Error(
+                f"Something went wrong inside the app ({type(err).__name__}); it is logged on the server.",
+                title="Internal error",
+            ) from err
+
+    return wrapper
+
+
+def reporter(progress: gr.Progress) -> Callable[[float, str], None]:
+    """The service's progress callback (fraction, message) onto Gradio's tracker."""
+    return lambda fraction, message: progress(fraction, desc=message)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
+    """Rows as a DataFrame for gr.Dataframe; missing values read "—" (no NaN), empty keeps ``columns``."""
+    frame = pd.DataFrame(rows)
+    if columns is not None and frame.empty:
+        frame = pd.DataFrame(columns=columns)
+    return frame.astype(object).where(frame.notna(), "—")

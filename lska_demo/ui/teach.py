@@ -1,0 +1,54 @@
+"""The Teach tab: how 1-D kernels reach a k×k field, what each design costs, and the YAML to use LSKA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from lska_demo.service import DemoService
+from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, table
+from lska_demo.vocabulary import SCALE_LABELS
+
+
+def _export_section(service: DemoService, controls: Controls) -> None:
+    """The model YAML of the chosen variant and how to train it."""
+
+    @friendly
+    def run_export(k: int, point: str, block: str, scale: str, nc: int) -> tuple[str, str]:
+        return service.export(k, point, block, scale, nc)
+
+    gr.Markdown("### Use it: the model YAML and how to train it")
+    with gr.Row():
+        scale = gr.Dropdown(list(SCALE_LABELS), value="n", label="YOLOv8 scale")
+        nc = gr.Number(value=80, precision=0, minimum=1, maximum=10000, label="Classes")
+        button = gr.Button("Export")
+    with gr.Row():
+        yaml_box = gr.Code(language="yaml", label="Model YAML")
+        snippet_box = gr.Code(language="python", label="Train it")
+    button.click(run_export, [*controls.variant, scale, nc], [yaml_box, snippet_box], api_name="export")
+
+
+def build(service: DemoService, controls: Controls) -> None:
+    @friendly
+    def run_teach(k: int, progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
+        progress(0.2, desc="drawing kernels")
+        result = service.teach(k)
+        return (
+            result.pipelines_html,
+            result.text,
+            result.kernels_figure,
+            result.rank1_figure,
+            result.cost_figure,
+            table(result.weights_table),
+        )
+
+    button = gr.Button("Explain this k", variant="primary")
+    pipelines = gr.HTML()
+    text = gr.Markdown()
+    kernels = gr.Image(show_label=False, label="Equivalent k×k kernel of each design", format="png")
+    rank1 = gr.Image(show_label=False, label="LKA's kernel and its best rank-1 (separable) approximation", format="png")
+    cost_k = gr.Image(show_label=False, label="Cost vs k at YOLOv8n's P5 (256 channels, 20×20)", format="png")
+    weights = gr.Dataframe(label="Spatial weights per channel")
+    button.click(run_teach, [controls.k], [pipelines, text, kernels, rank1, cost_k, weights], api_name="teach", **HEAVY)
+    _export_section(service, controls)

@@ -71,7 +71,3 @@ class ModelCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()

@@ -42,13 +42,6 @@ class DetectionResult:
     inference_ms: float  # forward pass + NMS, without image decoding or letterboxing
     imgsz: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "detections": [d.to_dict() for d in self.detections],
-            "inference_ms": round(self.inference_ms, 2),
-            "imgsz": self.imgsz,
-        }
-
 
 def class_names(model: nn.Module) -> dict[int, str]:
     names = getattr(model, "names", None) or {}

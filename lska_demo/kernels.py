@@ -28,14 +28,6 @@ class KernelSpec:
     plain: int
     dilated: int
 
-    @property
-    def plain_padding(self) -> int:
-        return (self.plain - 1) // 2
-
-    @property
-    def dilated_padding(self) -> int:
-        return self.dilation * (self.dilated - 1) // 2
-
 
 def kernel_spec(k: int) -> KernelSpec:
     """The decomposition of receptive field ``k``; a clear ValueError where the rule has no odd K >= 3."""
@@ -201,11 +193,6 @@ def build_block(block: str, dim: int, k_size: int) -> nn.Module:
     if block not in BLOCKS:
         raise ValueError(f"unknown block kind {block!r}; choose one of {sorted(BLOCKS)}")
     return BLOCKS[block](dim, k_size)
-
-
-def gate_of(module: nn.Module) -> LargeKernelGate:
-    """The gating unit inside a bare gate or a VAN block."""
-    return module if isinstance(module, LargeKernelGate) else module.spatial_gating_unit
 
 
 @torch.no_grad()

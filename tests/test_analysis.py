@@ -14,13 +14,14 @@ from lska_demo.__main__ import main
 from lska_demo.analysis.attention import class_activation_map, gate_effect, stage_maps
 from lska_demo.analysis.cost import (
     compare_cost,
+    cost_comparison,
     design_costs,
     forward_runner,
     lska_breakdown,
     measure_latency,
     model_cost,
 )
-from lska_demo.analysis.erf import ERF, area_ratios, erf_layers, model_erf, module_erf
+from lska_demo.analysis.erf import ERF, area_ratios, compare_erf, erf_layers, model_erf, module_erf
 from lska_demo.analysis.kernel_views import equivalent_kernels, rank1, weights_vs_k
 from lska_demo.kernels import LSKA, PAPER_KERNEL_SIZES
 from lska_demo.yolo import VariantSpec, build_model, lska_layers
@@ -140,6 +141,13 @@ def test_compare_cost_rows_and_delta(baseline: nn.Module, variant: nn.Module) ->
     assert report["delta"]["gflops_pct"] > 0
 
 
+def test_cost_comparison_is_the_counts_and_latency_only_when_asked(baseline: nn.Module, variant: nn.Module) -> None:
+    counts = cost_comparison(baseline, variant, imgsz=64)
+    assert "latency" not in counts and counts["delta"] == compare_cost(baseline, variant, imgsz=64)["delta"]
+    timed = cost_comparison(baseline, variant, imgsz=64, latency_repeats=2, warmup=0)
+    assert set(timed["latency"]) == {"baseline", "variant", "ratio"} and timed["latency"]["ratio"] > 0
+
+
 def test_measure_latency_interleaves_and_reports_a_ratio(baseline: nn.Module) -> None:
     calls: list[str] = []
     result = measure_latency({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, warmup=1, repeats=3)
@@ -217,6 +225,21 @@ def test_erf_layers_name_the_insertion_point_and_sppf(variant: nn.Module) -> Non
     assert erf_layers(VariantSpec(k=23))["end of backbone"] == (9, 10)
     assert erf_layers(VariantSpec())["end of backbone"] == (9, 9)
     assert type(variant.model[9]).__name__ == "LSKA" and type(variant.model[10]).__name__ == "SPPF"
+
+
+def test_compare_erf_is_model_erf_at_the_paired_layers(baseline: nn.Module, variant: nn.Module) -> None:
+    spec, images = VariantSpec(k=23, point="sppf"), [_image(0)]
+    seen: list[tuple[str, int, int]] = []
+    result = compare_erf(
+        baseline, variant, spec, "insertion point", images, imgsz=64, progress=lambda *a: seen.append(a)
+    )
+    assert result.layers == erf_layers(spec)["insertion point"] == (8, 9)
+    np.testing.assert_array_equal(result.baseline.contribution, model_erf(baseline, 8, images, 64).contribution)
+    np.testing.assert_array_equal(result.variant.contribution, model_erf(variant, 9, images, 64).contribution)
+    assert seen == [("baseline", 1, 1), ("variant", 1, 1)]
+    assert [row["threshold"] for row in result.ratio_rows()] == sorted(result.variant.ratios)
+    with pytest.raises(ValueError, match="layer must be one of"):
+        compare_erf(baseline, variant, spec, "layer 99", images, imgsz=64)
 
 
 # --- attention ------------------------------------------------------------------------------------------

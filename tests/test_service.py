@@ -1,9 +1,7 @@
-"""The functions behind the web app, without Gradio: validation, cache, detection, every service call."""
+"""The front door behind the web app, without Gradio: validation through it, and every question on a fake zoo."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +10,7 @@ import pytest
 import torch
 import yaml
 
-from lska_demo.cache import ModelCache
-from lska_demo.detect import detect
 from lska_demo.images import ImageError
-from lska_demo.render import draw_detections, yolo_diagram
 from lska_demo.service import (
     MAX_ERF_IMAGES,
     PRETRAINED,
@@ -24,7 +19,6 @@ from lska_demo.service import (
     ServiceOptions,
     benchmark_images,
 )
-from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -108,90 +102,11 @@ def test_cost_and_export_validate(service: DemoService) -> None:
         service.attention(np.zeros((64, 64, 3), np.uint8), method="lime")
 
 
-# --- the model cache -----------------------------------------------------------------------------------------
-
-
-def test_cache_is_bounded_and_least_recently_used() -> None:
-    cache = ModelCache(maxsize=3)
-    for key in "abcd":
-        cache.get(key, lambda key=key: key.upper())
-    assert len(cache) == 3 and cache.keys() == ["b", "c", "d"]
-    cache.get("b", lambda: pytest.fail("b is cached: it must not be rebuilt"))
-    cache.get("e", lambda: "E")
-    assert cache.keys() == ["d", "b", "e"]  # c was the least recently used
-
-
-def test_cache_builds_each_key_once_under_concurrency() -> None:
-    cache, calls = ModelCache(maxsize=2), []
-
-    def slow() -> str:
-        calls.append(1)
-        time.sleep(0.2)
-        return "model"
-
-    threads = [threading.Thread(target=cache.get, args=("k", slow)) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert calls == [1]
-
-
-def test_cache_does_not_keep_failures() -> None:
-    cache = ModelCache(maxsize=2)
-    with pytest.raises(RuntimeError):
-        cache.get("k", lambda: (_ for _ in ()).throw(RuntimeError("boom")))
-    assert cache.get("k", lambda: "ok") == "ok"
-
-
 def test_service_cache_stays_within_its_bound(fake_zoo: Path, picture: np.ndarray) -> None:
     service = DemoService(ServiceOptions(weights_dir=fake_zoo, max_cache=2))
     for k, point in ((23, "sppf"), (53, "neck"), (7, "head")):
         service.compare(picture, k, point)
         assert len(service.cache) <= 2
-
-
-# --- detection and drawing -----------------------------------------------------------------------------------
-
-
-def test_detect_boxes_are_well_formed_and_inside_the_image() -> None:
-    model = build_model(VariantSpec(nc=4))
-    image = np.random.default_rng(0).integers(0, 255, (150, 230, 3), dtype=np.uint8)
-    result = detect(model, image, conf=0.0, iou=0.7, imgsz=128)
-    assert result.detections and result.imgsz == 128 and result.inference_ms > 0
-    for d in result.detections:
-        x1, y1, x2, y2 = d.box
-        assert 0 <= x1 <= x2 <= 230 and 0 <= y1 <= y2 <= 150
-        assert 0 <= d.score <= 1 and 0 <= d.cls < 4
-    as_dict = result.to_dict()
-    assert set(as_dict["detections"][0]) == {"cls", "label", "score", "box"}
-    drawn = draw_detections(image, result)
-    assert drawn.shape == image.shape and not np.array_equal(drawn, image)
-
-
-def test_detect_is_thread_safe_on_a_shared_model() -> None:
-    model = build_model(VariantSpec(nc=4))
-    image = benchmark_images(1)[0]
-    expected = detect(model, image, conf=0.0, imgsz=128).to_dict()["detections"]
-    results: list[list] = []
-
-    def run() -> None:
-        results.append(detect(model, image, conf=0.0, imgsz=128).to_dict()["detections"])
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == [expected] * 3
-
-
-@pytest.mark.parametrize("point", list(INSERTION_POINTS))
-def test_diagram_marks_the_chosen_point(point: str) -> None:
-    svg = yolo_diagram(point)
-    assert svg.count(">LSKA</text>") >= 2  # the chosen point's badges plus the legend
-    assert INSERTION_POINTS[point].split(":")[0][:30] in svg.replace("&#x27;", "'")
-    assert "http" not in svg.replace("http://www.w3.org/2000/svg", "")  # no external assets
 
 
 # --- the service on a fake zoo ---------------------------------------------------------------------------------

@@ -214,3 +214,9 @@ def test_info_and_yaml_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert "C2fLSKA, [c2, 7, 3, depth, true, gate]" in capsys.readouterr().out
     assert main(["info", "--k", "24"]) == 2
     assert "kernel size 24" in capsys.readouterr().err
+
+
+def test_a_baseline_has_one_canonical_form() -> None:
+    assert VariantSpec(point="neck", block="van", nc=4) == VariantSpec(nc=4)  # no LSKA: point and block are moot
+    assert VariantSpec(k=23, point="neck", block="van", scale="s", nc=4).baseline() == VariantSpec(scale="s", nc=4)
+    assert VariantSpec(k=23, point="neck").point == "neck"  # a variant keeps its choices

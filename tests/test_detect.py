@@ -1,0 +1,43 @@
+"""Detection on a shared model, and drawing its boxes."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from lska_demo.detect import detect
+from lska_demo.render import draw_detections
+from lska_demo.service import benchmark_images
+from lska_demo.yolo import VariantSpec, build_model
+
+
+def test_detect_boxes_are_well_formed_and_inside_the_image() -> None:
+    model = build_model(VariantSpec(nc=4))
+    image = np.random.default_rng(0).integers(0, 255, (150, 230, 3), dtype=np.uint8)
+    result = detect(model, image, conf=0.0, iou=0.7, imgsz=128)
+    assert result.detections and result.imgsz == 128 and result.inference_ms > 0
+    for d in result.detections:
+        x1, y1, x2, y2 = d.box
+        assert 0 <= x1 <= x2 <= 230 and 0 <= y1 <= y2 <= 150
+        assert 0 <= d.score <= 1 and 0 <= d.cls < 4
+    assert set(result.detections[0].to_dict()) == {"cls", "label", "score", "box"}
+    drawn = draw_detections(image, result)
+    assert drawn.shape == image.shape and not np.array_equal(drawn, image)
+
+
+def test_detect_is_thread_safe_on_a_shared_model() -> None:
+    model = build_model(VariantSpec(nc=4))
+    image = benchmark_images(1)[0]
+    expected = [d.to_dict() for d in detect(model, image, conf=0.0, imgsz=128).detections]
+    results: list[list] = []
+
+    def run() -> None:
+        results.append([d.to_dict() for d in detect(model, image, conf=0.0, imgsz=128).detections])
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected] * 3

@@ -1,0 +1,68 @@
+"""Validation of what a visitor sends, and the vocabulary its messages and choices read."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lska_demo.analysis.attention import class_activation_map
+from lska_demo.inputs import (
+    check_block,
+    check_classes,
+    check_images,
+    check_k,
+    check_method,
+    check_point,
+    check_scale,
+    require_image,
+)
+from lska_demo.kernels import BLOCKS
+from lska_demo.vocabulary import BLOCK_LABELS, CAM_METHODS, POINT_LABELS, choices, described
+from lska_demo.yolo import INSERTION_POINTS, SCALES
+
+
+@pytest.mark.parametrize("k", [23, 23.0, "23", " 23 "])
+def test_whole_numbers_arrive_in_every_form(k: object) -> None:
+    assert check_k(k) == 23 and check_classes(k) == 23
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "message"),
+    [
+        (check_point, "backbone", "residual, sppf, neck, head"),
+        (check_block, "cbam", re.escape("'gate' (bare LSKA gate")),
+        (check_method, "lime", re.escape("'eigen' (EigenCAM")),
+        (check_scale, "xl", "n, s, m, l, x"),
+        (check_classes, 0, "between 1 and 10000"),
+        (check_classes, 2.5, "whole number"),
+        (require_image, b"", "no image"),
+    ],
+)
+def test_bad_values_say_what_is_allowed(check: object, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check(value)  # type: ignore[operator]
+
+
+def test_a_huge_input_is_not_echoed() -> None:
+    with pytest.raises(ValueError) as caught:
+        check_point("x" * 100_000)
+    assert len(str(caught.value)) < 200
+
+
+def test_at_most_sixteen_images_and_empty_ones_dropped() -> None:
+    assert check_images([None, "a.jpg", None]) == ["a.jpg"] and check_images(None) == []
+    with pytest.raises(ValueError, match="at most 16 images"):
+        check_images(["a.jpg"] * 17)
+
+
+def test_the_vocabulary_names_exactly_what_is_defined() -> None:
+    assert list(POINT_LABELS) == list(INSERTION_POINTS) and list(BLOCK_LABELS) == list(BLOCKS)
+    assert choices(BLOCK_LABELS)[0] == (BLOCK_LABELS["gate"], "gate")
+    assert described(CAM_METHODS).startswith("'eigen' (EigenCAM")
+    assert check_scale(SCALES[-1]) == SCALES[-1]
+
+
+def test_the_engine_reads_the_same_cam_registry() -> None:
+    with pytest.raises(ValueError, match="choose one of \\['eigen', 'grad'\\]"):
+        class_activation_map(None, None, method="lime")  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from lska_demo.inputs import (
     check_imgsz,
     check_k,
     check_method,
+    check_point,
     check_scale,
     check_variant,
     require_image,
@@ -41,15 +42,24 @@ from lska_demo.zoo import ZooError
 # What the UI shows as "cannot do that" (the visitor can act on it); anything else is an internal error.
 VISITOR_ERRORS: tuple[type[Exception], ...] = (ValueError, ZooError)  # ImageError is a ValueError
 KERNEL_SIZES = PAPER_KERNEL_SIZES
-__all__ = [
+__all__ = [  # what the UI and the CLI may use, the re-exported limits and names included
     "KERNEL_SIZES",
     "MAX_ERF_IMAGES",
     "MAX_FILE_BYTES",
     "PRETRAINED",
     "VISITOR_ERRORS",
     "ZOO",
+    "AttentionResult",
+    "CompareResult",
+    "CostResult",
     "DemoService",
+    "ErfResult",
     "ServiceOptions",
+    "SideResult",
+    "TeachResult",
+    "benchmark_images",
+    "rounded",
+    "warm_up",
 ]
 
 Progress = Callable[[float, str], None]
@@ -178,7 +188,7 @@ class DemoService:
 
     def diagram(self, point: Any) -> str:
         """The YOLOv8 diagram (SVG in HTML) with the chosen insertion point marked."""
-        return yolo_diagram(check_variant(23, point, "gate")[1])
+        return yolo_diagram(check_point(point))
 
     def pair(self, source: str, k: int, point: str, block: str) -> tuple[LoadedModel, LoadedModel]:
         """The baseline and the LSKA variant of a source, from the cache."""

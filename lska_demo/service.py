@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lska_demo.cache import LoadedModel
+from lska_demo.cache import LoadedModel, ModelCache
 from lska_demo.detect import detect
 from lska_demo.images import MAX_FILE_BYTES, Letterboxed, example_images, letterbox, load_image
 from lska_demo.inputs import (
@@ -169,7 +169,8 @@ class DemoService:
         return self.models.names
 
     @property
-    def cache(self) -> Any:
+    def cache(self) -> ModelCache:
+        """The one bounded cache every model of this service lives in."""
         return self.models.cache
 
     def source_choices(self) -> list[tuple[str, str]]:

@@ -79,12 +79,12 @@ def _gate_effect(
 ) -> float | None:
     """Mean gate effect (analysis.attention.gate_effect) of the first shipped file of ``entries``."""
     from lska_demo.analysis.attention import gate_effect
-    from lska_demo.zoo import load_checkpoint_model, verified_path
+    from lska_demo.zoo import load_entry
 
     shipped = next((e for e in entries if e.get("file")), None)
     if shipped is None:
         return None
-    effects = gate_effect(load_checkpoint_model(verified_path(shipped, folder)).float().eval(), images, imgsz)
+    effects = gate_effect(load_entry(shipped, folder), images, imgsz)
     return statistics.fmean(effects.values())
 
 

@@ -131,5 +131,31 @@ def evaluate(
     return _metrics(results)
 
 
+def evaluate_model(
+    model: Any, data: str | Path, split: str = "test", imgsz: int = 256, batch: int = 16
+) -> dict[str, float]:
+    """``evaluate`` for a model already in memory (e.g. loaded from the zoo's safetensors): the validator
+    runs with exactly the arguments ``YOLO(checkpoint).val`` gives it, so the metrics are the same."""
+    from ultralytics.models.yolo.detect import DetectionValidator
+
+    args = {
+        "task": "detect",
+        "single_cls": False,
+        "rect": True,  # YOLO.val's own default
+        "data": str(data),
+        "split": split,
+        "imgsz": imgsz,
+        "batch": batch,
+        "plots": False,
+        "verbose": False,
+        "device": "cpu",
+        "workers": 0,
+        "mode": "val",
+    }
+    validator = DetectionValidator(args=args)
+    validator(model=model)
+    return _metrics(validator.metrics)
+
+
 def with_seed(recipe: Recipe, seed: int) -> Recipe:
     return replace(recipe, seed=seed)

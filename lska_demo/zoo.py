@@ -15,10 +15,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import nn
+from ultralytics.nn.tasks import DetectionModel
+
 from lska_demo.data import CLASS_NAMES, BenchmarkConfig, dataset_hash, generate
 from lska_demo.kernels import PAPER_KERNEL_SIZES
 from lska_demo.runtime import CACHE_DIR, WEIGHTS_DIR
-from lska_demo.yolo import INSERTION_POINTS, VariantSpec
+from lska_demo.safeweights import WeightsError, load_strict, parse
+from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, graft, save_checkpoint, variant_yaml
 
 MANIFEST_NAME = "manifest.json"
 NC = len(CLASS_NAMES)
@@ -124,16 +129,115 @@ class Manifest:
         return None
 
 
-def verified_path(entry: dict[str, Any], folder: str | Path = WEIGHTS_DIR) -> Path:
-    """The file of a manifest entry, after checking its sha256; raises ZooError otherwise."""
+def _weights_file(entry: dict[str, Any], folder: str | Path) -> Path:
     if not entry.get("file"):
         raise ZooError(f"model {entry['id']} has metrics only: its weights are not shipped")
     path = Path(folder) / entry["file"]
     if not path.is_file():
-        raise ZooError(f"{path} is missing: run `python -m lska_demo zoo` to rebuild the zoo")
-    if sha256_of(path) != entry["sha256"]:
-        raise ZooError(f"{path} does not match the sha256 in the manifest: refusing to load it")
+        raise ZooError(
+            f"model {entry['id']}: its weights file {entry['file']} is missing; run `python -m lska_demo zoo` "
+            "to rebuild the zoo"
+        )
     return path
+
+
+def _hash_mismatch(entry: dict[str, Any]) -> ZooError:
+    return ZooError(f"model {entry['id']}: {entry['file']} does not match the sha256 in the manifest; refusing it")
+
+
+def verified_path(entry: dict[str, Any], folder: str | Path = WEIGHTS_DIR) -> Path:
+    """The file of a manifest entry, after checking its sha256; raises ZooError otherwise."""
+    path = _weights_file(entry, folder)
+    if sha256_of(path) != entry.get("sha256"):
+        raise _hash_mismatch(entry)
+    return path
+
+
+def verified_bytes(entry: dict[str, Any], folder: str | Path = WEIGHTS_DIR) -> bytes:
+    """The bytes of a manifest entry's file, checked against its sha256 before anything parses them.
+
+    Reading once and hashing what was read means the bytes parsed are the bytes verified.
+    """
+    data = _weights_file(entry, folder).read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise _hash_mismatch(entry)
+    return data
+
+
+# How each training mode is judged: grafts are fine-tunes of the same parent with the control's recipe.
+REGIMES: dict[str, str] = {"scratch": "scratch", "finetune": "finetune", "graft": "finetune", "adapter": "adapter"}
+
+
+def regime_of(entry: dict[str, Any]) -> str:
+    """The training regime of a manifest entry: recorded in the manifest, else derived from its mode."""
+    return entry.get("regime") or REGIMES[entry["mode"]]
+
+
+def _class_names(manifest: Manifest, nc: int) -> dict[int, str]:
+    classes = manifest.benchmark.get("classes") or list(CLASS_NAMES)
+    return dict(enumerate(classes)) if len(classes) == nc else {i: str(i) for i in range(nc)}
+
+
+def adapter_keys(parent: nn.Module, variant: nn.Module, spec: VariantSpec) -> set[str]:
+    """The state-dict keys of ``variant`` (a graft of ``parent``) that the parent does not provide: what an
+    adapter file holds, the inserted modules' tensors."""
+    _, index_map = variant_yaml(spec)
+    provided = set()
+    for key in parent.state_dict():
+        _, layer, rest = key.split(".", 2)  # "model.<layer>.<rest>"
+        provided.add(f"model.{index_map[int(layer)]}.{rest}")
+    return set(variant.state_dict()) - provided
+
+
+def _load_full(entry: dict[str, Any], folder: Path, manifest: Manifest) -> DetectionModel:
+    with torch.random.fork_rng(devices=[]):  # building draws random init; loading must not move the global RNG
+        model = build_model(VariantSpec(**entry["spec"]))
+    load_strict(model, parse(verified_bytes(entry, folder), "full", entry["spec"]))
+    return model
+
+
+def _load_adapter(entry: dict[str, Any], folder: Path, manifest: Manifest) -> DetectionModel:
+    parent_entry = manifest.entry(entry.get("parent") or "")
+    if parent_entry is None or parent_entry.get("format") != "full":
+        raise ZooError(f"model {entry['id']}: its parent {entry.get('parent')!r} is not a shipped full model")
+    data = verified_bytes(entry, folder)  # before the parent's load: a tampered adapter costs nothing
+    spec = VariantSpec(**entry["spec"])
+    parent = load_entry(parent_entry, folder, manifest)
+    variant = graft(parent, spec)
+    load_strict(variant, parse(data, "adapter", entry["spec"], parent_entry["id"]), adapter_keys(parent, variant, spec))
+    return variant
+
+
+LOADERS: dict[str, Callable[[dict[str, Any], Path, Manifest], DetectionModel]] = {
+    "full": _load_full,
+    "adapter": _load_adapter,
+}
+
+
+def load_entry(entry: dict[str, Any], folder: str | Path = WEIGHTS_DIR, manifest: Manifest | None = None) -> Any:
+    """A shipped model from its manifest entry: sha256-verified safetensors, architecture from the spec,
+    strict keys and shapes; fp32, eval mode, class names from the manifest. Never unpickles anything.
+
+    Args:
+        entry: the manifest entry (``format`` "full" or "adapter").
+        folder: the weights folder holding the entry's file (and its parent's).
+        manifest: the manifest the entry belongs to (adapters look their parent up in it); loaded from
+            ``folder`` if not given.
+    """
+    folder = Path(folder)
+    manifest = manifest if manifest is not None else Manifest.load(folder)
+    loader = LOADERS.get(entry.get("format", ""))
+    if loader is None:
+        raise ZooError(
+            f"model {entry['id']}: unknown weights format {entry.get('format')!r}; this app reads {sorted(LOADERS)}"
+        )
+    try:
+        model = loader(entry, folder, manifest)
+    except (WeightsError, ValueError, TypeError) as err:  # TypeError/ValueError: a spec the code cannot build
+        raise ZooError(f"model {entry['id']}: {err}") from err
+    model.names = _class_names(manifest, int(model.yaml["nc"]))
+    model.args = {"task": "detect", "imgsz": int(entry.get("recipe", {}).get("imgsz", 640))}
+    return model.float().eval()
 
 
 def build_zoo(
@@ -146,6 +250,7 @@ def build_zoo(
     log: Callable[[str], None] = print,
 ) -> Manifest:
     """Train every plan item not yet in the manifest, writing the manifest after each: resumable."""
+    from lska_demo.convert import ship_full
     from lska_demo.train import FINETUNE, SCRATCH, evaluate, train, with_seed
 
     plan = plan if plan is not None else default_plan()
@@ -174,7 +279,7 @@ def build_zoo(
             parent_entry = manifest.entry(item.parent)
             if parent_entry is None:
                 raise ZooError(f"{item.id} needs {item.parent}, which is not trained yet")
-            parent = verified_path(parent_entry, weights_dir)
+            parent = save_checkpoint(load_entry(parent_entry, weights_dir, manifest), parent)  # trainer input
         log(f"{item.id}: training ({item.mode}, {recipe.epochs} epochs, seed {item.seed})")
         result = train(
             item.mode, data_yaml, recipe, spec=item.spec, base_weights=parent, out=work_dir / "runs", name=item.id
@@ -194,11 +299,9 @@ def build_zoo(
             "metrics": evaluate(result.weights, data_yaml, split="test", imgsz=recipe.imgsz),
             "train_seconds": round(result.seconds, 1),
         }
+        entry["regime"] = REGIMES[item.mode]
         if item.ship:
-            target = weights_dir / f"{item.id}.pt"
-            shutil.copyfile(result.weights, target.with_suffix(".tmp"))
-            target.with_suffix(".tmp").replace(target)
-            entry["file"], entry["sha256"] = target.name, sha256_of(target)
+            entry.update(ship_full(result.weights, entry, weights_dir))
         manifest.upsert(entry)
         manifest.save(weights_dir)
         log(f"{item.id}: test mAP50-95 {entry['metrics']['mAP50-95']:.4f} in {result.seconds:.0f} s")
@@ -206,7 +309,9 @@ def build_zoo(
 
 
 def load_checkpoint_model(path: str | Path) -> Any:
-    """A trusted Ultralytics checkpoint (a verified zoo file or an operator's path) as an eval float model."""
+    """An operator's trusted Ultralytics checkpoint (``--weights my.pt``, ``yolov8n.pt``) as an eval float model.
+
+    Pickle-based, so never used for ``weights/``'s zoo files (``load_entry`` reads those)."""
     from ultralytics.nn.tasks import load_checkpoint
 
     model, _ = load_checkpoint(str(path), device="cpu", fuse=False)
@@ -215,12 +320,11 @@ def load_checkpoint_model(path: str | Path) -> Any:
 
 def load_zoo_model(spec: VariantSpec, seed: int = 0, folder: str | Path = WEIGHTS_DIR) -> tuple[Any, dict[str, Any]]:
     """The shipped, sha256-verified model trained for ``spec``; ZooError if the zoo has none."""
-    entry = Manifest.load(folder).find(spec, seed)
+    manifest = Manifest.load(folder)
+    entry = manifest.find(spec, seed)
     if entry is None:
         raise ZooError(f"the zoo has no trained weights for {spec.name}")
-    model = load_checkpoint_model(verified_path(entry, folder))
-    model.names = {i: n for i, n in enumerate(CLASS_NAMES)} if len(getattr(model, "names", {})) != NC else model.names
-    return model, entry
+    return load_entry(entry, folder, manifest), entry
 
 
 def load_pretrained(name: str = "yolov8n.pt", folder: str | Path = WEIGHTS_DIR) -> Any:

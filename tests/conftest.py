@@ -20,11 +20,14 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_fake_zoo(folder: Path, specs: list) -> Path:
-    """A weights folder shaped like the shipped zoo: a manifest and sha256-verified checkpoints, random weights."""
+    """A weights folder shaped like the shipped zoo: a manifest and sha256-verified safetensors, random
+    weights. The control is also saved as an Ultralytics ``.pt`` next to them, as an operator's checkpoint
+    (``--weights``) would be; the manifest does not name it."""
     from dataclasses import asdict
 
     import torch
 
+    from lska_demo.safeweights import write
     from lska_demo.yolo import build_model, save_checkpoint
     from lska_demo.zoo import Manifest, sha256_of
 
@@ -34,13 +37,17 @@ def make_fake_zoo(folder: Path, specs: list) -> Path:
         with torch.random.fork_rng(devices=[]):  # the same random weights whatever ran before
             torch.manual_seed(i)
             model = build_model(spec)
-        path = save_checkpoint(model, folder / f"{model_id}.pt")
+        if spec.is_baseline:
+            save_checkpoint(model, folder / f"{model_id}.pt")
+        path = write(folder / f"{model_id}.safetensors", model.half().state_dict(), "full", asdict(spec))
         manifest.upsert(
             {
                 "id": model_id,
                 "file": path.name,
                 "sha256": sha256_of(path),
+                "format": "full",
                 "mode": "finetune" if spec.is_baseline else "graft",
+                "regime": "finetune",
                 "spec": asdict(spec),
                 "seed": 0,
                 "recipe": {"imgsz": 256},

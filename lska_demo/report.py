@@ -9,15 +9,16 @@ from __future__ import annotations
 import platform
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lska_demo.runtime import WEIGHTS_DIR
+from lska_demo.stats import PairedComparison, compare_paired
 from lska_demo.yolo import VariantSpec, build_model
-from lska_demo.zoo import Manifest, default_plan
+from lska_demo.zoo import Manifest, default_plan, regime_of
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -30,41 +31,36 @@ def _fmt(mean: float, std: float | None) -> str:
     return f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """A variant against its control, paired by seed: same parent, same recipe, same seed."""
-
-    delta: float | None
-    delta_std: float | None
-    pairs: int
-    noise: float | None
-    verdict: str
+def compare_to_control(variant: dict[int, float], control: dict[int, float]) -> PairedComparison:
+    """The variant against its control, paired by seed (same parent, recipe and seed): the per-seed
+    differences, their mean, std, 95 % t-interval, a paired t-test and a verdict that says when there are
+    too few seeds to tell (``lska_demo.stats``)."""
+    return compare_paired(variant, control)
 
 
-def compare_to_control(variant: dict[int, float], control: dict[int, float]) -> Comparison:
-    """Mean (± std) of the per-seed differences variant − control, and a verdict against the seed noise.
-
-    The noise is the control's std over its seeds: how far re-running the same recipe with another seed
-    moves the metric. A difference smaller than that is not evidence either way.
-    """
-    seeds = sorted(set(variant) & set(control))
-    if not seeds:
-        return Comparison(None, None, 0, None, "no control for these seeds")
-    delta, delta_std = _mean_std([variant[s] - control[s] for s in seeds])
-    noise = statistics.stdev(control.values()) if len(control) > 1 else None
-    if noise is None:
-        verdict = "one control seed: no verdict"
-    elif abs(delta) <= noise:
-        verdict = "within seed noise"
-    else:
-        verdict = "better" if delta > 0 else "worse"
-    if noise is not None and len(seeds) == 1:
-        verdict += " (one seed)"
-    return Comparison(delta, delta_std, len(seeds), noise, verdict)
+# Row labels of the training regimes recorded in the manifest.
+REGIME_LABELS: dict[str, str] = {"finetune": "fine-tune", "adapter": "adapter", "scratch": "scratch"}
+# The adapter regime's control: the same insertion point with the pointwise design (a 1×1 unit trained the
+# same way on the same frozen parent), so the comparison isolates the large separable kernel.
+POINTWISE_DESIGN = "pointwise"
 
 
-def _regime(entry: dict[str, Any]) -> str:
-    return "scratch" if entry["mode"] == "scratch" else "fine-tune"
+def _is_pointwise_at(candidate: VariantSpec, spec: VariantSpec) -> bool:
+    return getattr(candidate, "design", None) == POINTWISE_DESIGN and candidate.point == spec.point
+
+
+def _is_baseline(candidate: VariantSpec, spec: VariantSpec) -> bool:
+    return candidate.is_baseline
+
+
+# Which architecture, within the same regime, is the control of ``spec``: (candidate, spec) -> bool.
+CONTROL_RULES: dict[str, Callable[[VariantSpec, VariantSpec], bool]] = {"adapter": _is_pointwise_at}
+
+
+def is_control_of(regime: str, candidate: VariantSpec, spec: VariantSpec) -> bool:
+    """Whether ``candidate`` is the control of ``spec`` in ``regime``: the pointwise design at the same
+    point for adapters, the baseline (no LSKA) for full fine-tunes and from-scratch training."""
+    return CONTROL_RULES.get(regime, _is_baseline)(candidate, spec)
 
 
 def _example_images() -> list[np.ndarray]:
@@ -97,7 +93,7 @@ def results(
 
     groups: dict[tuple[str, VariantSpec], list[dict[str, Any]]] = defaultdict(list)
     for entry in manifest.models:
-        groups[(_regime(entry), VariantSpec(**entry["spec"]))].append(entry)
+        groups[(regime_of(entry), VariantSpec(**entry["spec"]))].append(entry)
     if not groups:
         return {"rows": [], "machine": platform.machine()}
     imgsz = imgsz or int(next(iter(groups.values()))[0]["recipe"]["imgsz"])
@@ -119,21 +115,26 @@ def results(
     def metric(entries: list[dict[str, Any]], name: str) -> dict[int, float]:
         return {e["seed"]: e["metrics"][name] for e in entries}
 
-    order = sorted(groups, key=lambda g: (g[0] == "scratch", not g[1].is_baseline, g[1].point, g[1].k or 0))
+    regimes = list(REGIME_LABELS)
+    order = sorted(
+        groups,
+        key=lambda g: (regimes.index(g[0]), not is_control_of(g[0], g[1], g[1]), g[1].point, g[1].k or 0),
+    )
     rows = []
     for regime, spec in order:
         entries = groups[(regime, spec)]
-        control = next((es for (r, s), es in groups.items() if r == regime and s.is_baseline), [])
+        is_control = is_control_of(regime, spec, spec)
+        control = next((es for (r, s), es in groups.items() if r == regime and is_control_of(r, s, spec)), [])
         cost, latency = measure(spec) if not spec.is_baseline else (model_cost(baseline_model, imgsz), None)
         comparison = (
-            None if spec.is_baseline else compare_to_control(metric(entries, "mAP50-95"), metric(control, "mAP50-95"))
+            None if is_control else compare_to_control(metric(entries, "mAP50-95"), metric(control, "mAP50-95"))
         )
         m5095, s5095 = _mean_std(list(metric(entries, "mAP50-95").values()))
         m50, s50 = _mean_std(list(metric(entries, "mAP50").values()))
         rows.append(
             {
                 "model": spec.name,
-                "regime": regime,
+                "regime": REGIME_LABELS[regime],
                 "epochs": entries[0]["recipe"].get("epochs"),
                 "k": spec.k,
                 "point": None if spec.is_baseline else spec.point,
@@ -142,9 +143,12 @@ def results(
                 "mAP50-95_std": s5095,
                 "mAP50": m50,
                 "mAP50_std": s50,
-                "delta_vs_control": comparison.delta if comparison else None,
-                "delta_std": comparison.delta_std if comparison else None,
-                "seed_noise": comparison.noise if comparison else None,
+                "delta_vs_control": comparison.mean if comparison else None,
+                "delta_std": comparison.std if comparison else None,
+                "delta_ci95": list(comparison.ci95) if comparison and comparison.ci95 else None,
+                "delta_p": comparison.p_value if comparison else None,
+                "pairs": comparison.n if comparison else None,
+                "significant": comparison.significant if comparison else None,
                 "verdict": comparison.verdict if comparison else "control",
                 "gate_effect": None if spec.is_baseline else _gate_effect(entries, folder, images, imgsz),
                 "params": cost.params,
@@ -186,20 +190,26 @@ def _opt(value: float | None, spec: str, empty: str = "") -> str:
     return empty if value is None else format(value, spec)
 
 
+def _interval(ci: list[float] | None) -> str:
+    return "" if ci is None else f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
+
+
 def markdown(report: dict[str, Any]) -> str:
     if not report["rows"]:
         return "_No trained models in the manifest yet: run `python -m lska_demo zoo`._"
     lines = [
         f"Held-out test split, {report['imgsz']} px. mAP is mean ± std over the seeds listed. Δ is the "
-        "difference to the control of the same training (the baseline fine-tuned with the same recipe, or the "
-        "baseline trained from scratch), paired by seed; the verdict compares it with the control's std over "
-        "seeds. Gate effect: mean ‖x·attn − x‖ / ‖x‖ of the LSKA gates on the example images (0 = identity). "
+        "difference to the control of the same training regime (the baseline fine-tuned with the same recipe, the "
+        "baseline trained from scratch, or for adapters the pointwise design at the same point), paired by seed: "
+        "mean ± std of the per-seed differences and their 95 % t-interval. The verdict is a paired t-test at 0.05 "
+        "from three seeds on; with one or two seeds it says only what was seen. "
+        "Gate effect: mean ‖x·attn − x‖ / ‖x‖ of the LSKA gates on the example images (0 = identity). "
         "Params and GFLOPs (2 × MACs) at the same size; latency: median CPU forward (batch 1), interleaved "
         f"with the baseline, on {report['machine']}.",
         "",
-        "| model | training | seeds | mAP50-95 | mAP50 | Δ mAP50-95 | verdict | gate effect | params | GFLOPs "
-        "| latency ms (× baseline) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | training | seeds | mAP50-95 | mAP50 | Δ mAP50-95 | Δ 95 % interval | verdict | gate effect "
+        "| params | GFLOPs | latency ms (× baseline) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         delta = _opt(r["delta_vs_control"], "+.4f")
@@ -208,16 +218,19 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {r['model']} | {r['regime']}, {r['epochs']} ep | {', '.join(map(str, r['seeds']))} | "
             f"{_fmt(r['mAP50-95'], r['mAP50-95_std'])} | {_fmt(r['mAP50'], r['mAP50_std'])} | {delta} | "
+            f"{_interval(r['delta_ci95'])} | "
             f"{r['verdict']} | {_opt(r['gate_effect'], '.3f', '—' if r['k'] is None else 'not shipped')} | "
             f"{r['params']:,} | {r['gflops']:.3f} | {_opt(r['latency_ms'], '.1f')} "
             f"(×{_opt(r['latency_ratio'], '.2f')}) |"
         )
     lska_rows = [r for r in report["rows"] if r["k"] is not None and r["delta_vs_control"] is not None]
-    beyond = [r for r in lska_rows if r["verdict"].startswith(("better", "worse"))]
+    tested = [r for r in lska_rows if r["significant"] is not None]
+    beyond = [r for r in tested if r["significant"]]
     lines += [
         "",
-        f"{len(beyond)} of {len(lska_rows)} LSKA rows differ from their control by more than the control's seed "
-        f"noise{': ' + ', '.join(r['model'] + ' (' + r['verdict'] + ')' for r in beyond) if beyond else ''}. "
+        f"{len(tested)} of {len(lska_rows)} LSKA rows have the three seeds a paired test needs; {len(beyond)} of "
+        f"them differ significantly from their control"
+        f"{': ' + ', '.join(r['model'] + ' (' + r['verdict'] + ')' for r in beyond) if beyond else ''}. "
         f"{report['models']} trained models in the manifest; their training took {report['train_minutes']:.0f} min "
         f"in all, {report['default_plan_minutes']:.0f} min of it for the default plan (`python -m lska_demo zoo`), "
         "the rest for `--plan extended` (Ultralytics' trainer on this machine's CPU, evaluation not included).",

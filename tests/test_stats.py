@@ -1,0 +1,59 @@
+"""Paired statistics: a consistent small gain is found, a zero-mean one is not, few seeds are said to be few."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from lska_demo.report import compare_to_control
+from lska_demo.stats import compare_paired, paired_differences, t_interval
+
+# The control's spread over seeds (0.0166) is far larger than the spread of the paired differences.
+CONTROL = {0: 0.6000, 1: 0.5834, 2: 0.6166}
+
+
+def test_a_consistent_small_gain_is_detected() -> None:
+    variant = {0: 0.6150, 1: 0.5994, 2: 0.6321}  # +0.015, +0.016, +0.0155
+    assert statistics.stdev(CONTROL.values()) == pytest.approx(0.0166)
+    result = compare_paired(variant, CONTROL)
+    assert result.mean == pytest.approx(0.0155) and result.std == pytest.approx(0.0005)
+    assert result.mean > statistics.stdev(CONTROL.values()) * 0.9  # the unpaired yardstick would call it noise
+    assert result.p_value is not None and result.p_value < 0.001
+    assert result.significant is True and (result.higher, result.lower) == (3, 0)
+    low, high = result.ci95
+    assert 0 < low < result.mean < high
+    assert result.verdict.startswith("higher, significant at 0.05")
+
+
+def test_a_zero_mean_difference_is_not() -> None:
+    variant = {0: 0.6100, 1: 0.5800, 2: 0.6100}  # +0.010, -0.0034, -0.0066: mean 0
+    result = compare_paired(variant, CONTROL)
+    assert result.mean == pytest.approx(0.0, abs=1e-12)
+    assert result.significant is False and result.p_value > 0.5
+    assert result.ci95[0] < 0 < result.ci95[1]
+    assert result.verdict.startswith("no detectable difference")
+
+
+def test_few_seeds_are_named_as_too_few() -> None:
+    assert compare_paired({0: 0.618}, {0: 0.600}).verdict == "one seed: cannot tell"
+    both = compare_paired({0: 0.618, 1: 0.606}, {0: 0.600, 1: 0.583})  # the from-scratch pair
+    assert both.verdict == "higher on both seeds, too few seeds to tell"
+    assert both.significant is None and both.p_value is None and both.ci95 is not None
+    lower = compare_paired({0: 0.59, 1: 0.57}, {0: 0.60, 1: 0.58})
+    assert lower.verdict == "lower on both seeds, too few seeds to tell"
+    assert compare_paired({0: 0.61, 1: 0.57}, {0: 0.60, 1: 0.58}).verdict.startswith("mixed on two seeds")
+    assert compare_paired({3: 0.9}, CONTROL).verdict == "no control for these seeds"
+
+
+def test_pairs_only_shared_seeds_and_handles_identical_differences() -> None:
+    assert paired_differences({0: 0.5, 2: 0.7, 5: 0.1}, {0: 0.4, 2: 0.6}) == pytest.approx({0: 0.1, 2: 0.1})
+    same = compare_paired({0: 0.61, 1: 0.62, 2: 0.63}, {0: 0.60, 1: 0.61, 2: 0.62})
+    assert same.significant is True  # every seed moved by the same amount: zero spread, p = 0
+    assert compare_paired(CONTROL, CONTROL).verdict.startswith("no detectable difference")
+    assert t_interval([0.1]) is None
+
+
+def test_report_uses_the_paired_judgement() -> None:
+    result = compare_to_control({0: 0.6150, 1: 0.5994, 2: 0.6321}, CONTROL)
+    assert result.significant is True and result.n == 3

@@ -210,3 +210,31 @@ def cost_vs_k_figure(rows: list[dict[str, Any]]) -> np.ndarray:
         ax.grid(True, which="both", alpha=0.3)
     axes[1].legend(fontsize=8)
     return _render(fig)
+
+
+def delta_figure(rows: list[dict[str, Any]]) -> np.ndarray:
+    """Δ mAP50-95 against the control of the same regime, one line per variant of the results table
+    (``report.results``): the mean as a dot, the 95 % t-interval of the paired differences as a bar
+    (none with one seed), filled when the paired test is significant, hollow otherwise."""
+    judged = [row for row in rows if row.get("delta_vs_control") is not None]
+    fig = _figure(8, 0.8 + 0.32 * max(len(judged), 1))
+    ax = fig.subplots()
+    ax.axvline(0.0, color="0.4", linewidth=1)
+    for y, row in enumerate(judged):
+        ci = row.get("delta_ci95")
+        if ci is not None:
+            ax.plot(ci, [y, y], color="tab:blue", linewidth=2)
+        ax.plot(
+            [row["delta_vs_control"]],
+            [y],
+            marker="o",
+            color="tab:blue",
+            markerfacecolor="tab:blue" if row.get("significant") else "white",
+        )
+    ax.set_yticks(range(len(judged)), [f"{r['model']} ({r['regime']}, n={r['pairs']})" for r in judged], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("Δ mAP50-95 vs control, paired by seed (bar: 95 % interval; filled: p < 0.05)")
+    ax.grid(True, axis="x", alpha=0.3)
+    if not judged:
+        ax.text(0.5, 0.5, "no variant with a control yet", transform=ax.transAxes, ha="center")
+    return _render(fig)

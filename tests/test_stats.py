@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+import numpy as np
 import pytest
 
 from lska_demo.report import compare_to_control
@@ -57,3 +58,25 @@ def test_pairs_only_shared_seeds_and_handles_identical_differences() -> None:
 def test_report_uses_the_paired_judgement() -> None:
     result = compare_to_control({0: 0.6150, 1: 0.5994, 2: 0.6321}, CONTROL)
     assert result.significant is True and result.n == 3
+
+
+def test_delta_figure_draws_intervals_and_single_seeds() -> None:
+    from lska_demo.plots import delta_figure
+
+    row = {"model": "yolov8n-lska23-sppf", "regime": "fine-tune", "pairs": 3, "significant": True}
+    rows = [
+        {**row, "delta_vs_control": 0.0155, "delta_ci95": [0.0143, 0.0167]},
+        {
+            **row,
+            "model": "yolov8n-lska7-sppf",
+            "pairs": 1,
+            "significant": None,
+            "delta_vs_control": -0.001,
+            "delta_ci95": None,
+        },
+        {**row, "model": "yolov8n", "delta_vs_control": None, "delta_ci95": None},  # the control: no Δ
+    ]
+    image = delta_figure(rows)
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    assert image.std() > 0
+    assert delta_figure([]).shape[2] == 3

@@ -22,7 +22,7 @@ from ultralytics.nn.tasks import DetectionModel
 from lska_demo.data import CLASS_NAMES, BenchmarkConfig, dataset_hash, generate
 from lska_demo.kernels import PAPER_KERNEL_SIZES
 from lska_demo.runtime import CACHE_DIR, WEIGHTS_DIR
-from lska_demo.safeweights import WeightsError, load_strict, parse
+from lska_demo.safeweights import SUFFIX, WeightsError, load_strict, parse, write
 from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, graft, save_checkpoint, variant_yaml
 
 MANIFEST_NAME = "manifest.json"
@@ -206,6 +206,24 @@ def _load_adapter(entry: dict[str, Any], folder: Path, manifest: Manifest) -> De
     variant = graft(parent, spec)
     load_strict(variant, parse(data, "adapter", entry["spec"], parent_entry["id"]), adapter_keys(parent, variant, spec))
     return variant
+
+
+def ship_adapter(
+    variant: nn.Module, parent: nn.Module, entry: dict[str, Any], weights_dir: str | Path = WEIGHTS_DIR
+) -> dict[str, Any]:
+    """Write ``<id>.safetensors`` with only the tensors ``variant`` adds to ``parent`` (dtypes as they are:
+    pass the model exactly as it was evaluated); returns the manifest fields it sets.
+
+    Args:
+        variant: the trained graft of ``parent`` (the parent's own tensors unchanged: frozen).
+        parent: the shipped full model it was grafted on, as ``load_entry`` returns it.
+        entry: the adapter's manifest entry (``id``, ``spec``, ``parent`` are used).
+        weights_dir: where the file goes.
+    """
+    state = variant.state_dict()
+    tensors = {k: state[k] for k in adapter_keys(parent, variant, VariantSpec(**entry["spec"]))}
+    path = write(Path(weights_dir) / f"{entry['id']}{SUFFIX}", tensors, "adapter", entry["spec"], entry["parent"])
+    return {"file": path.name, "sha256": sha256_of(path), "format": "adapter"}
 
 
 LOADERS: dict[str, Callable[[dict[str, Any], Path, Manifest], DetectionModel]] = {

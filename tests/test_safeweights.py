@@ -18,7 +18,16 @@ from lska_demo.kernels import LSKA as LSKA_MODULE
 from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.safeweights import write
 from lska_demo.yolo import VariantSpec, build_model, graft, save_checkpoint
-from lska_demo.zoo import Manifest, ZooError, adapter_keys, load_checkpoint_model, load_entry, load_zoo_model, sha256_of
+from lska_demo.zoo import (
+    Manifest,
+    ZooError,
+    adapter_keys,
+    load_checkpoint_model,
+    load_entry,
+    load_zoo_model,
+    sha256_of,
+    ship_adapter,
+)
 
 CONTROL = VariantSpec(nc=4)
 LSKA = VariantSpec(k=7, point="neck", nc=4)
@@ -180,3 +189,23 @@ def test_conversion_keeps_the_checkpoint_bit_for_bit(tmp_path: Path) -> None:
     with torch.no_grad():
         assert torch.equal(loaded(image)[0], reference(image)[0])
     assert entry["file"] == "m.safetensors" and entry["format"] == "full"
+
+
+def test_ship_adapter_round_trips_through_the_loader(zoo: Path) -> None:
+    manifest = Manifest.load(zoo)
+    parent = load_entry(manifest.entry("yolov8n-s0"), zoo, manifest)
+    variant = graft(parent, LSKA)
+    with torch.no_grad():
+        for module in variant.modules():
+            if isinstance(module, LSKA_MODULE):
+                module.conv1.weight.add_(0.1)  # "trained": off the identity
+    entry = {"id": "a", "spec": asdict(LSKA), "parent": "yolov8n-s0", "mode": "adapter", "recipe": {"imgsz": 64}}
+    entry.update(ship_adapter(variant, parent, entry, zoo))
+    manifest.upsert(entry)
+    manifest.save(zoo)
+    size, parent_size = (zoo / entry["file"]).stat().st_size, (zoo / "yolov8n-s0.safetensors").stat().st_size
+    assert size < parent_size / 5  # only the inserted modules (here fp32; fp16 halves it)
+    loaded = load_entry(entry, zoo)
+    image = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(image)[0], variant.eval()(image)[0])

@@ -37,8 +37,8 @@ def test_shipped_manifest_hashes_match_the_files() -> None:
         assert sha256_of(WEIGHTS_DIR / entry["file"]) == entry["sha256"], entry["id"]
         assert entry["data_hash"] == manifest.benchmark["data_hash"]
         assert 0.0 <= entry["metrics"]["mAP50-95"] <= entry["metrics"]["mAP50"] <= 1.0
-    total = sum((WEIGHTS_DIR / m["file"]).stat().st_size for m in shipped)
-    assert total <= 80 * 2**20, f"weights/ holds {total / 2**20:.1f} MiB, over the 80 MiB budget"
+    total = sum(path.stat().st_size for path in WEIGHTS_DIR.rglob("*") if path.is_file())
+    assert total <= 100 * 2**20, f"weights/ holds {total / 2**20:.1f} MiB, over the 100 MiB budget"
 
 
 def test_default_plan_covers_the_issue() -> None:

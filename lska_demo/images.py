@@ -8,18 +8,30 @@ message a person can act on. Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # refuse to decode more than this (a 40 MP photo is fine; a bomb is not)
+MAX_WIDE_PIXELS = 16_000_000  # the lower cap for 16-bit, 32-bit and float images (2-4 bytes a sample)
+MAX_DECODE_BYTES = 120 * 2**20  # the full-size decoded image may take at most this (+ ~15 % to downscale)
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_SIDE = 1280  # larger images are downscaled before anything else sees them
 MIN_SIDE = 8
+
+WIDE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
+BYTES_PER_PIXEL: dict[str, int] = {"1": 1, "L": 1, "P": 1} | {mode: 2 for mode in ("I;16", "I;16B", "I;16L", "I;16N")}
+BYTES_PER_PIXEL |= {
+    mode: 4 for mode in ("LA", "La", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
+}
+BYTES_PER_PIXEL |= {"I": 4, "F": 4}
+"""Memory per pixel of Pillow's decoded image, by mode (Pillow keeps 3-band and 2-band images in 4 bytes a
+pixel); a mode not listed is refused before decoding."""
 
 
 class ImageError(ValueError):
@@ -27,23 +39,27 @@ class ImageError(ValueError):
 
 
 def _open(source: str | Path | bytes | Image.Image) -> Image.Image:
+    """The image, opened lazily: only the header is read, nothing is decoded yet."""
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, bytes):
-        data = source
+        if not source:
+            raise ImageError("the file is empty")
+        stream: io.BufferedIOBase | io.BytesIO = io.BytesIO(source)
     else:
         path = Path(source)
         if not path.is_file():
-            raise ImageError(f"no such image file: {path.name}")
-        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ImageError(f"no such image file: {echo_name(path.name)}")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
             raise ImageError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB")
-        data = path.read_bytes()
-    if not data:
-        raise ImageError("the file is empty")
+        if size == 0:
+            raise ImageError("the file is empty")
+        stream = io.BytesIO(path.read_bytes())  # at most MAX_FILE_BYTES; the file handle is closed at once
     # Ultralytics patches Image.open to pip-install a HEIF plugin whenever a file is unknown: use Pillow's own.
     opener = getattr(sys.modules.get("ultralytics.utils.patches"), "_image_open", Image.open)
     try:
-        return opener(io.BytesIO(data))
+        return opener(stream)
     except UnidentifiedImageError as err:
         raise ImageError("this file is not an image Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF, ...)") from err
     except Image.DecompressionBombError as err:
@@ -52,13 +68,14 @@ def _open(source: str | Path | bytes | Image.Image) -> Image.Image:
         ) from err
 
 
+def echo_name(name: str, limit: int = 80) -> str:
+    """A file name cut to ``limit`` characters for a message (never a folder: callers pass ``path.name``)."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit integer: rescale to 8 bits, keep contrast
-        a = np.asarray(image, dtype=np.float64)
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
-        image = Image.fromarray(a.astype(np.uint8))
-    elif image.mode == "F":
+    """8-bit RGB; called on the already downscaled image, so the float arithmetic here is small."""
+    if image.mode in WIDE_MODES:  # 16/32-bit integer or float: rescale to 8 bits, keep contrast
         a = np.nan_to_num(np.asarray(image, dtype=np.float64))
         lo, hi = float(a.min()), float(a.max())
         image = Image.fromarray(((a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)).astype(np.uint8))
@@ -69,25 +86,105 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def check_decode_cost(mode: str, width: int, height: int) -> None:
+    """Refuse, from the header alone, an image whose full-size decode would take too much memory.
+
+    Args:
+        mode: Pillow's mode of the image as it will be decoded (after ``draft`` for JPEG).
+        width: pixels, as it will be decoded.
+        height: pixels, as it will be decoded.
+    """
+    pixels = width * height
+    if pixels > MAX_PIXELS:
+        raise ImageError(f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels")
+    if mode in WIDE_MODES and pixels > MAX_WIDE_PIXELS:
+        raise ImageError(
+            f"the image is {width}x{height} pixels with {mode} samples; 16-bit, 32-bit and float images may have "
+            f"at most {MAX_WIDE_PIXELS // 1_000_000} megapixels (save it as 8-bit to send a larger one)"
+        )
+    if mode not in BYTES_PER_PIXEL:
+        raise ImageError(f"images of mode {echo_name(mode, 16)} are not supported; send an RGB or grayscale image")
+    if pixels * BYTES_PER_PIXEL[mode] > MAX_DECODE_BYTES:
+        raise ImageError(
+            f"the image is {width}x{height} pixels in mode {mode}; decoded it would take more than "
+            f"{MAX_DECODE_BYTES // 2**20} MB; send a smaller one"
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(f"the image is {width}x{height} pixels; it needs at least {MIN_SIDE} on each side")
+
+
 def load_image(source: str | Path | bytes | Image.Image | np.ndarray) -> np.ndarray:
-    """An untrusted image as an HxWx3 uint8 RGB array, at most MAX_SIDE on its longer side."""
+    """An untrusted image as an HxWx3 uint8 RGB array, at most MAX_SIDE on its longer side.
+
+    Memory stays bounded: the size and mode come from the header and are checked before anything is
+    decoded (``check_decode_cost``), JPEGs decode straight at a reduced scale (``draft``), the full-size
+    image is downscaled first and converted after, and freed memory is handed back to the system.
+    """
     if isinstance(source, np.ndarray):
         return _from_array(source)
     image = _open(source)
-    width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise ImageError(f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels")
-    if min(width, height) < MIN_SIDE:
-        raise ImageError(f"the image is {width}x{height} pixels; it needs at least {MIN_SIDE} on each side")
     try:
-        image.seek(0)  # first frame of an animated GIF or a multi-page TIFF
-        image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at reduced size where possible
-        image = ImageOps.exif_transpose(image)
-        image = _to_rgb(image)
+        if image.size[0] * image.size[1] <= MAX_PIXELS:
+            image.seek(0)  # first frame of an animated GIF or a multi-page TIFF
+            image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced scale, nothing else changes
+        check_decode_cost(image.mode, *image.size)
+        small = _downscaled(image)
+        small = ImageOps.exif_transpose(small)
+        small = _to_rgb(small)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        if isinstance(err, ImageError):
+            raise
         raise ImageError(f"the image is damaged or truncated and cannot be decoded ({type(err).__name__})") from err
-    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.BILINEAR)
-    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    finally:
+        if image is not source:
+            image.close()
+        release_memory()
+    return np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
+
+
+def _downscaled(image: Image.Image) -> Image.Image:
+    """A new image at most MAX_SIDE on its longer side (``image`` itself is never changed).
+
+    Pillow reduces by a whole factor first (cheap box averaging), then resamples; the EXIF orientation
+    travels along for ``exif_transpose``.
+    """
+    image.load()
+    width, height = image.size
+    scale = min(1.0, MAX_SIDE / max(width, height))
+    if scale == 1.0:
+        return image.copy()
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # reduce() by the largest whole factor first (its output is at most 1/4 of the input), then resample;
+    # Pillow's reduce() lacks the 16-bit and palette modes, which resample directly.
+    gap = None if image.mode in WIDE_MODES or image.mode == "P" else 1.0
+    small = image.resize(size, Image.BILINEAR, reducing_gap=gap)
+    orientation = image.getexif().get(ExifTags.Base.Orientation)
+    if orientation:
+        exif = small.getexif()
+        exif[ExifTags.Base.Orientation] = orientation
+        small.info["exif"] = exif.tobytes()
+    return small
+
+
+def release_memory() -> None:
+    """Hand freed heap memory back to the system (glibc ``malloc_trim``); nothing where there is no glibc.
+
+    Pillow frees a decoded image in blocks that glibc keeps in its heap (its mmap threshold grows after the
+    first large free), so RSS would stay at the peak of the largest image ever decoded; trimming returns it.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _load_libc()
 
 
 def _from_array(array: np.ndarray) -> np.ndarray:

@@ -381,6 +381,15 @@ def _idle_bounded_protocol() -> type:
     return IdleBoundedH11Protocol
 
 
+def forwarded_allow_ips() -> str:
+    """Whose X-Forwarded-For to trust, so that per-client limits count visitors and not the proxy.
+
+    ``$FORWARDED_ALLOW_IPS`` if set; on a Hugging Face Space (``$SPACE_ID`` set) every peer, since the Space's
+    own proxy is the only way in; elsewhere only a proxy on the same machine.
+    """
+    return os.environ.get("FORWARDED_ALLOW_IPS") or ("*" if os.environ.get("SPACE_ID") else "127.0.0.1")
+
+
 def uvicorn_config(app: Guard, host: str, port: int, settings: GuardSettings | None = None) -> Any:
     """uvicorn's configuration for the guarded app: bounded connections and idle time, no access log.
 
@@ -401,7 +410,7 @@ def uvicorn_config(app: Guard, host: str, port: int, settings: GuardSettings | N
         timeout_keep_alive=s.timeout_keep_alive,
         limit_concurrency=s.limit_concurrency,
         proxy_headers=True,  # a Space's proxy puts the visitor's address in X-Forwarded-For
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        forwarded_allow_ips=forwarded_allow_ips(),
         access_log=False,
         log_level="warning",
         server_header=False,

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
+from lska_demo.images import release_memory
+
 R = TypeVar("R")
 
 
@@ -212,6 +214,7 @@ def guarded(
             return handler(*call_args)
         finally:
             ledger.release(client, ticket)
+            release_memory()  # heavy work frees hundreds of MB that glibc would otherwise keep
 
     if own is None:
         extra = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)

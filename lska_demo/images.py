@@ -156,7 +156,7 @@ def _downscaled(image: Image.Image) -> Image.Image:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     # reduce() by the largest whole factor first (its output is at most 1/4 of the input), then resample;
     # Pillow's reduce() lacks the 16-bit and palette modes, which resample directly.
-    gap = None if image.mode in WIDE_MODES or image.mode == "P" else 1.0
+    gap = None if image.mode.startswith("I;16") or image.mode == "P" else 1.0
     small = image.resize(size, Image.BILINEAR, reducing_gap=gap)
     orientation = image.getexif().get(ExifTags.Base.Orientation)
     if orientation:

@@ -272,7 +272,12 @@ def test_cam_without_detections_does_not_raise(method: str, variant: nn.Module) 
     cam = class_activation_map(variant, _image(), method=method, imgsz=64, conf=1.0)  # sigmoid scores < 1
     assert cam.heatmap.shape == (64, 64) and np.isfinite(cam.heatmap).all()
     assert cam.heatmap.min() >= 0 and cam.heatmap.max() <= 1
-    assert cam.detections == 0 and cam.note and cam.layer == len(variant.model) - 2
+    assert cam.detections == 0 and cam.note
+    if method == "grad":  # no score to explain: reported as flat, never drawn
+        assert cam.flat and "nothing was detected" in cam.flat_reason and cam.heatmap.max() == 0
+        assert cam.layers == tuple(variant.model[-1].f)
+    else:  # EigenCAM needs no detection: the layer before Detect still has a map
+        assert not cam.flat and cam.layer == len(variant.model) - 2
     assert _params_state(variant) == state and _hooks(variant) == 0 and not variant.training
 
 
@@ -281,7 +286,7 @@ def test_cam_is_deterministic(method: str, baseline: nn.Module) -> None:
     image = _image(3)
     first = class_activation_map(baseline, image, method=method, imgsz=64, conf=0.0)
     second = class_activation_map(baseline, image, method=method, imgsz=64, conf=0.0)
-    assert first.detections > 0 and first.heatmap.max() > 0
+    assert first.detections > 0 and first.heatmap.max() > 0 and not first.flat and first.peak > 0
     assert np.array_equal(first.heatmap, second.heatmap)
     assert _hooks(baseline) == 0 and all(p.grad is None for p in baseline.parameters())
 

@@ -1,8 +1,8 @@
 """Where a model looks: LSKA's stage maps, and class activation maps of the detector.
 
-Grad-CAM: Selvaraju et al., ICCV 2017. Eigen-CAM: Muhammad & Yeasin, IJCNN 2020 (via pytorch-grad-cam).
-Nothing here changes the caller's model: CAMs run on a private copy (grad-cam puts the model in eval
-mode, hooks its layers and, for Grad-CAM, back-propagates), so a model shared between threads is safe.
+Grad-CAM: Selvaraju et al., ICCV 2017, one map per detected box on the Detect input that produced it.
+Eigen-CAM: Muhammad & Yeasin, IJCNN 2020 (via pytorch-grad-cam). Nothing here changes the caller's model:
+CAMs run on a private copy (hooks, eval mode and backward passes stay there), so a shared model is safe.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from pytorch_grad_cam import GradCAM
+import torch.nn.functional as F
 from pytorch_grad_cam.base_cam import BaseCAM
 from torch import nn
 
@@ -125,15 +125,44 @@ def gate_effect(model: nn.Module, images: list[np.ndarray], imgsz: int = 640) ->
     return {name: total / len(images) for name, total in sums.items()}
 
 
+FLAT_TOLERANCE = 1e-6
+"""A map whose values (before normalisation) span less than this fraction of their scale (the largest |value| of
+the map, or for EigenCAM of the explained features) carries no information: report it, never draw it. Relative,
+because an untrained network's deep features can be 1e-9 in size and still vary."""
+
+
+def _relative_span(values: torch.Tensor | np.ndarray, scale: float) -> float:
+    """(max - min) / scale, 0 for an all-zero scale: the variation that flatness is judged by."""
+    span = float(values.max() - values.min())
+    return span / scale if scale > 0 else 0.0
+
+
+MAX_CAM_BOXES = 10
+"""Grad-CAM explains at most this many boxes (the most confident): one backward pass each."""
+
+
 @dataclass
 class CAM:
-    """A class activation map at the letterboxed input size (imgsz x imgsz), values in [0, 1]."""
+    """A class activation map at the letterboxed input size (imgsz x imgsz), values in [0, 1].
+
+    ``flat_reason`` is empty for a map worth drawing; otherwise it says in plain words why the map is flat
+    (nothing detected, or no variation), ``heatmap`` is all zeros and the map must be reported, not drawn.
+    ``layers`` are every layer the map explains (Grad-CAM: the Detect inputs that produced the boxes);
+    ``layer`` is the first of them. ``peak`` is the largest value before normalisation (0 for a flat map).
+    """
 
     heatmap: np.ndarray
     method: str
     layer: int
     detections: int
     note: str
+    flat_reason: str = ""
+    layers: tuple[int, ...] = ()
+    peak: float = 0.0
+
+    @property
+    def flat(self) -> bool:
+        return bool(self.flat_reason)
 
 
 class _TensorOutput(nn.Module):
@@ -162,10 +191,16 @@ def _eigen_projection(activations: np.ndarray) -> np.ndarray:
 
 
 class _EigenCAM(BaseCAM):
-    """Eigen-CAM (Muhammad & Yeasin, IJCNN 2020) with a deterministic sign and no gradients."""
+    """Eigen-CAM (Muhammad & Yeasin, IJCNN 2020) with a deterministic sign and no gradients.
+
+    ``peak`` keeps the largest positive projection and ``spread`` its relative span (see ``FLAT_TOLERANCE``):
+    grad-cam normalises the map, so flatness is judged here.
+    """
 
     def __init__(self, model: nn.Module, target_layers: list[nn.Module]) -> None:
         super().__init__(model, target_layers, uses_gradients=False)
+        self.peak = 0.0
+        self.spread = 0.0
 
     def get_cam_image(
         self,
@@ -176,32 +211,43 @@ class _EigenCAM(BaseCAM):
         grads: np.ndarray | None,
         eigen_smooth: bool,
     ) -> np.ndarray:
-        return _eigen_projection(activations)
+        projection = _eigen_projection(activations)
+        positive = np.maximum(projection, 0)
+        self.peak = float(positive.max())
+        self.spread = _relative_span(positive, float(np.abs(activations).max()))
+        return projection
 
 
-class _DetectionScore:
-    """Grad-CAM target: the sum of the best class score of every prediction above ``conf``."""
+@dataclass(frozen=True)
+class _Box:
+    """One detection after NMS: its prediction column, pyramid level, class and score."""
 
-    def __init__(self, conf: float) -> None:
-        self.conf = conf
-
-    def __call__(self, output: torch.Tensor) -> torch.Tensor:
-        scores = output[4:].max(dim=0).values
-        return scores[scores > self.conf].sum()  # a 0-dim tensor even when empty, so backward never fails
+    anchor: int
+    level: int
+    cls: int
+    score: float
 
 
-def _count_detections(prediction: torch.Tensor, conf: float, iou: float = 0.7) -> int:
-    """Boxes after class-aware NMS (Ultralytics' default IoU 0.7) among predictions above ``conf``."""
+def _detections(prediction: torch.Tensor, level_sizes: list[int], conf: float, iou: float = 0.7) -> list[_Box]:
+    """Boxes after class-aware NMS (Ultralytics' default IoU 0.7) among predictions above ``conf``, best first.
+
+    Detect concatenates its levels (strides 8, 16, 32) in order, so a column index names the level it came from.
+    """
     from torchvision.ops import batched_nms
 
-    p = prediction[0].T  # N x (4 + nc): cx, cy, w, h, class scores
+    p = prediction[0].detach().T  # N x (4 + nc): cx, cy, w, h, class scores
     scores, classes = p[:, 4:].max(dim=1)
-    keep = scores > conf
-    if not bool(keep.any()):
-        return 0
-    cxcywh = p[keep, :4]
+    candidates = torch.nonzero(scores > conf).flatten()
+    if candidates.numel() == 0:
+        return []
+    cxcywh = p[candidates, :4]
     boxes = torch.cat([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], dim=1)
-    return int(batched_nms(boxes, scores[keep], classes[keep], iou).numel())
+    kept = candidates[batched_nms(boxes, scores[candidates], classes[candidates], iou)]  # sorted by score
+    bounds = np.cumsum(level_sizes)
+    return [
+        _Box(int(a), int(np.searchsorted(bounds, int(a), side="right")), int(classes[a]), float(scores[a]))
+        for a in kept
+    ]
 
 
 def _private_copy(model: nn.Module) -> nn.Module:
@@ -212,6 +258,85 @@ def _private_copy(model: nn.Module) -> nn.Module:
     return clone
 
 
+def _forward_capturing(
+    model: nn.Module, x: torch.Tensor, layer: int | None
+) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    """The prediction, Detect's input maps (one per level) and, if asked, ``model.model[layer]``'s output."""
+    detect = model.model[-1]
+    captured: dict[str, list[torch.Tensor]] = {}
+    handles = [detect.register_forward_pre_hook(lambda _m, args: captured.update(levels=list(args[0])))]
+    if layer is not None:
+        handles.append(model.model[layer].register_forward_hook(lambda _m, _a, out: captured.update(layer=[out])))
+    try:
+        out = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    prediction = out[0] if isinstance(out, tuple | list) else out
+    return prediction, captured["levels"], captured["layer"][0] if layer is not None else None
+
+
+def _grad_cam(score: torch.Tensor, activation: torch.Tensor, imgsz: int) -> torch.Tensor:
+    """Grad-CAM of one score on one feature map: relu(sum_c mean(dscore/dA_c) * A_c), at imgsz x imgsz.
+
+    A map the score does not depend on (a deeper level than the box's) has no gradient: its CAM is zero.
+    """
+    (grad,) = torch.autograd.grad(score, activation, retain_graph=True, allow_unused=True)
+    if grad is None:
+        return torch.zeros(imgsz, imgsz)
+    weights = grad.mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((weights * activation).sum(dim=1, keepdim=True))
+    return F.interpolate(cam.detach(), size=(imgsz, imgsz), mode="bilinear", align_corners=False)[0, 0]
+
+
+def _detection_grad_cam(
+    model: nn.Module, x: torch.Tensor, layer: int | None, conf: float
+) -> tuple[np.ndarray, list[_Box], tuple[int, ...], float]:
+    """Per-box Grad-CAM: each of the best ``MAX_CAM_BOXES`` boxes on the Detect input of its own level (or on
+    ``layer`` if given), each normalised to its own peak, combined by the maximum; and the raw peak.
+
+    Why per box and level: the layer before Detect feeds only the stride-32 head, so a box found at stride 8
+    or 16 has no gradient there, and a Grad-CAM of that one layer was exactly zero for most benchmark objects.
+    """
+    imgsz = x.shape[-1]
+    with torch.enable_grad():
+        prediction, levels, chosen = _forward_capturing(model, x.clone().requires_grad_(True), layer)
+        boxes = _detections(prediction, [m.shape[2] * m.shape[3] for m in levels], conf)
+        detect_inputs = model.model[-1].f
+        combined, peak, used = torch.zeros(imgsz, imgsz), 0.0, []
+        for box in boxes[:MAX_CAM_BOXES]:
+            activation = levels[box.level] if chosen is None else chosen
+            cam = _grad_cam(prediction[0, 4 + box.cls, box.anchor], activation, imgsz)
+            if _relative_span(cam, float(cam.max())) > FLAT_TOLERANCE:
+                combined = torch.maximum(combined, (cam - cam.min()) / (cam.max() - cam.min()))
+                peak = max(peak, float(cam.max()))
+                used.append(detect_inputs[box.level] if layer is None else layer)
+    return combined.numpy().astype(np.float32), boxes, tuple(sorted(set(used))), peak
+
+
+def _layer_index(model: nn.Module, layer: int | None, method: str) -> int | None:
+    n_layers = len(model.model)
+    if layer is None:
+        return None if method == "grad" else n_layers - 2
+    if not -n_layers <= layer < n_layers:
+        raise ValueError(f"layer {layer} is out of range: the model has layers 0..{n_layers - 1}")
+    return layer % n_layers
+
+
+def _grad_flat_reason(detections: int, explained: bool, layer: int | None, conf: float) -> str:
+    """Why a Grad-CAM is flat, in plain words; empty when at least one box was explained."""
+    if detections == 0:
+        return f"nothing was detected above confidence {conf}, so Grad-CAM has no score to explain"
+    if explained:
+        return ""
+    if layer is None:
+        return "Grad-CAM found no positive evidence for any detected box (every feature weighs against it)"
+    return (
+        f"no detected box has positive Grad-CAM evidence on layer {layer} (a box found at a finer stride "
+        "does not depend on it at all): leave the layer unset to explain each box where it was found"
+    )
+
+
 def class_activation_map(
     model: nn.Module,
     image: np.ndarray,
@@ -220,36 +345,36 @@ def class_activation_map(
     imgsz: int = 640,
     conf: float = 0.25,
 ) -> CAM:
-    """An Eigen-CAM (no target needed) or Grad-CAM (target: summed best class scores above ``conf``)
-    of ``model.model[layer]`` (default: the layer before Detect) for one RGB image.
+    """An Eigen-CAM (no target; default layer: the one before Detect) or a Grad-CAM of the detected boxes
+    (default: each box on the Detect input that produced it; ``layer`` forces one layer) for one RGB image.
 
-    Deterministic: no randomness is involved and Eigen-CAM's SVD sign is fixed. With nothing above
-    ``conf``, Grad-CAM has no target and returns a zero map with a note instead of raising.
-    ``detections`` counts boxes after NMS at IoU 0.7.
+    Deterministic: no randomness is involved and Eigen-CAM's SVD sign is fixed. A map with no information
+    (Grad-CAM with nothing above ``conf``, or no variation) comes back with ``flat_reason`` set and a zero
+    heatmap instead of raising. ``detections`` counts boxes after NMS at IoU 0.7.
     """
     if method not in CAM_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {list(CAM_METHODS)}")
-    n_layers = len(model.model)
-    layer = n_layers - 2 if layer is None else layer
-    if not -n_layers <= layer < n_layers:
-        raise ValueError(f"layer {layer} is out of range: the model has layers 0..{n_layers - 1}")
-    index = layer % n_layers
+    index = _layer_index(model, layer, method)
     clone = _private_copy(model)
-    wrapped = _TensorOutput(clone)
     x = letterbox(image, imgsz)[0].to(next(clone.parameters()).device)
+    detect_inputs = tuple(clone.model[-1].f)
+    if method == "grad":
+        heatmap, boxes, used, peak = _detection_grad_cam(clone, x, index, conf)
+        layers = used or ((index,) if index is not None else detect_inputs)
+        reason = _grad_flat_reason(len(boxes), bool(used), index, conf)
+        note = f"{reason}; EigenCAM, which needs no score, may still show a map" if reason else ""
+        return CAM(heatmap, method, layers[0], len(boxes), note, reason, layers, peak)
+    wrapped = _TensorOutput(clone)
     with torch.no_grad():
-        detections = _count_detections(wrapped(x), conf)
-    if method == "grad" and detections == 0:
-        note = f"nothing detected above confidence {conf}: Grad-CAM has no score to explain (try EigenCAM)"
-        return CAM(np.zeros((imgsz, imgsz), np.float32), method, index, 0, note)
-    target_layers = [clone.model[index]]
-    cam = _EigenCAM(wrapped, target_layers) if method == "eigen" else GradCAM(wrapped, target_layers)
-    targets = None if method == "eigen" else [_DetectionScore(conf)]
+        prediction, levels, _ = _forward_capturing(clone, x, None)
+        detections = len(_detections(prediction, [m.shape[2] * m.shape[3] for m in levels], conf))
+    cam = _EigenCAM(wrapped, [clone.model[index]])
     try:
-        with torch.enable_grad():
-            # Grad-CAM's activations need a graph: the weights are frozen, so the input carries it.
-            heatmap = cam(x.clone().requires_grad_(method == "grad"), targets=targets)[0]
+        heatmap = cam(x, targets=None)[0]
     finally:
         cam.activations_and_grads.release()  # not grad-cam's __exit__, which swallows IndexError
+    if cam.spread <= FLAT_TOLERANCE:
+        reason = f"layer {index}'s features do not vary across the image, so EigenCAM has nothing to show"
+        return CAM(np.zeros((imgsz, imgsz), np.float32), method, index, detections, reason, reason, (index,), 0.0)
     note = "" if detections else f"nothing detected above confidence {conf}; the map shows the dominant features"
-    return CAM(np.asarray(heatmap, np.float32), method, index, detections, note)
+    return CAM(np.asarray(heatmap, np.float32), method, index, detections, note, "", (index,), cam.peak)

@@ -3,7 +3,8 @@
 Nothing here reaches the network: Ultralytics' DNS probe, settings sync and font download, Gradio's
 analytics and the Hugging Face hub are all turned off, and their files live in the project's cache
 folder, never in the user's home. Every setting is a default: an environment variable set by the
-user wins, so an online user can still fetch ``yolov8n.pt`` (set ``YOLO_OFFLINE=0``).
+user wins, so an online user can still fetch ``yolov8n.pt`` (set ``YOLO_OFFLINE=0``; the default on a
+Hugging Face Space, which sets ``SPACE_ID``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ WEIGHTS_DIR = Path(os.environ.get("LSKA_DEMO_WEIGHTS", PROJECT_ROOT / "weights")
 ASSETS_DIR = PROJECT_ROOT / "assets"
 
 ENV_DEFAULTS: dict[str, str] = {
-    "YOLO_OFFLINE": "1",  # skip Ultralytics' DNS probe
+    # skip Ultralytics' DNS probe and downloads; a Hugging Face Space (SPACE_ID set) is online: allow them there
+    "YOLO_OFFLINE": "0" if os.environ.get("SPACE_ID") else "1",
     "YOLO_CONFIG_DIR": str(CACHE_DIR / "ultralytics"),
     "YOLO_VERBOSE": "False",
     "YOLO_AUTOINSTALL": "False",  # Ultralytics would pip-install missing extras at run time

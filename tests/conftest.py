@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from browser import app_page, browser  # noqa: F401  (the browser harness's fixtures, for every test module)
 
 import lska_demo  # noqa: F401
 

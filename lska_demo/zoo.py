@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ from lska_demo.safeweights import SUFFIX, WeightsError, load_strict, parse, writ
 from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, graft, save_checkpoint, variant_yaml
 
 MANIFEST_NAME = "manifest.json"
+LOG = logging.getLogger(__name__)
 NC = len(CLASS_NAMES)
 
 
@@ -347,7 +349,8 @@ def load_zoo_model(spec: VariantSpec, seed: int = 0, folder: str | Path = WEIGHT
 
 def load_pretrained(name: str = "yolov8n.pt", folder: str | Path = WEIGHTS_DIR) -> Any:
     """Ultralytics' COCO-pretrained weights: from ``weights/`` if the operator placed them there, else
-    through Ultralytics' own download (online only). Offline it fails at once with what to do."""
+    through Ultralytics' own download (online only). Offline it fails at once with a plain message for
+    visitors; what the operator can do goes to the log."""
     local = Path(folder) / name
     if local.is_file():
         return load_checkpoint_model(local)
@@ -356,7 +359,12 @@ def load_pretrained(name: str = "yolov8n.pt", folder: str | Path = WEIGHTS_DIR) 
 
         return YOLO(name).model.float().eval()
     except (ConnectionError, OSError, FileNotFoundError) as err:
+        # The operator's detail goes to the log; the message reaches visitors, so it names no path or setting.
+        LOG.warning(
+            "%s is not in %s and could not be downloaded (%s: %s). Offline, place %s in %s/; online, start the "
+            "app with YOLO_OFFLINE=0 (the default on a Hugging Face Space).",
+            name, folder, type(err).__name__, err, name, folder,
+        )  # fmt: skip
         raise ZooError(
-            f"{name} is not in {folder} and could not be downloaded ({type(err).__name__}). Offline, place "
-            f"{name} in {folder}/, or use the shipped zoo; online, start the app with YOLO_OFFLINE=0."
+            "this server cannot download the COCO-pretrained YOLOv8n, and it is not installed here."
         ) from err

@@ -70,11 +70,16 @@ def test_tampered_file_is_refused(tmp_path: Path) -> None:
         verified_path({**entry, "file": "absent.pt"}, tmp_path)
 
 
-def test_pretrained_offline_fails_at_once_with_advice(tmp_path: Path) -> None:
+def test_pretrained_offline_fails_at_once_plainly_with_advice_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     started = time.perf_counter()
-    with pytest.raises(ZooError, match=r"place yolov8n\.pt in"):
+    with caplog.at_level("WARNING", logger="lska_demo.zoo"), pytest.raises(ZooError) as raised:
         load_pretrained("yolov8n.pt", folder=tmp_path)
     assert time.perf_counter() - started < 30
+    message = str(raised.value)
+    assert "cannot download" in message and str(tmp_path) not in message and "YOLO_OFFLINE" not in message
+    assert f"place yolov8n.pt in {tmp_path}" in caplog.text and "YOLO_OFFLINE=0" in caplog.text
 
 
 def test_tiny_zoo_end_to_end_and_resume(tiny_data: Path, tmp_path: Path) -> None:

@@ -238,3 +238,21 @@ def delta_figure(rows: list[dict[str, Any]]) -> np.ndarray:
     if not judged:
         ax.text(0.5, 0.5, "no variant with a control yet", transform=ax.transAxes, ha="center")
     return _render(fig)
+
+
+def paired_seeds_figure(
+    control: Sequence[float], variant: Sequence[float], seeds: Sequence[int], metric: str, labels: Sequence[str]
+) -> np.ndarray:
+    """One line per seed from the control's metric to the variant's, and the means as black diamonds."""
+    fig = _figure(4.2, 3.6)
+    ax = fig.add_subplot()
+    for seed, c, v in zip(seeds, control, variant, strict=True):
+        ax.plot([0, 1], [c, v], marker="o", color="tab:green" if v > c else "tab:red", alpha=0.8)
+        ax.annotate(f"s{seed}", (1, v), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+    ax.plot([0, 1], [float(np.mean(control)), float(np.mean(variant))], "kD--", label="mean")
+    ax.set_xticks([0, 1], list(labels))
+    ax.set_xlim(-0.3, 1.4)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per seed (paired)")
+    ax.legend(loc="best", fontsize=8)
+    return _render(fig)

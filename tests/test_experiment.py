@@ -1,0 +1,102 @@
+"""The paired experiment: statistics, and one real end-to-end run on the tiny benchmark checked against its
+runs' own metrics."""
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+import torch
+from scipy import stats
+
+from lska_demo import experiment
+from lska_demo.experiment import ExperimentError, paired_summary
+from lska_demo.train import Recipe, TrainResult, evaluate
+from lska_demo.yolo import VariantSpec, build_model, lska_layers, save_checkpoint
+from lska_demo.zoo import load_checkpoint_model
+
+TINY = Recipe(epochs=1, imgsz=64, batch=4, workers=0)
+
+
+def test_paired_summary_matches_scipy() -> None:
+    control, variant = [0.50, 0.52, 0.47, 0.55], [0.53, 0.54, 0.50, 0.57]
+    s = paired_summary(control, variant)
+    diffs = [v - c for c, v in zip(control, variant, strict=True)]
+    assert s["mean_diff"] == pytest.approx(statistics.fmean(diffs))
+    assert s["std_diff"] == pytest.approx(statistics.stdev(diffs))
+    assert s["p_value"] == pytest.approx(stats.ttest_rel(variant, control).pvalue)
+    half = stats.t.ppf(0.975, 3) * statistics.stdev(diffs) / 2
+    assert s["ci95"] == pytest.approx([statistics.fmean(diffs) - half, statistics.fmean(diffs) + half])
+    assert s["signs"] == {"better": 4, "worse": 0, "ties": 0}
+    assert s["ci95"][0] > 0 and s["verdict"].startswith("LSKA better")
+    assert paired_summary([0.5, 0.6], [0.6, 0.5])["verdict"].startswith("no detectable difference")
+    assert paired_summary([0.5, 0.6, 0.7], [0.5, 0.7, 0.6])["signs"] == {"better": 1, "worse": 1, "ties": 1}
+    assert paired_summary([0.5], [0.6])["verdict"].startswith("too few seeds")
+    with pytest.raises(ValueError, match="length"):
+        paired_summary([0.5], [0.5, 0.6])
+
+
+def test_experiment_end_to_end_from_a_base(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        base = save_checkpoint(build_model(VariantSpec(nc=4)), tmp_path / "base.pt")
+    out = tmp_path / "report"
+    spec = VariantSpec(k=7, point="sppf")
+    report = experiment.run(tiny_data, spec, 2, base, TINY, out, progress=False, latency_repeats=1)
+    state = json.loads((out / "state.json").read_text())
+    assert set(state["runs"]) == {"control-s0", "lska-s0", "control-s1", "lska-s1"}
+    for row in report["seeds"]:
+        for arm in ("control", "lska"):
+            run = state["runs"][f"{arm}-s{row['seed']}"]
+            assert run["mode"] == ("finetune" if arm == "control" else "graft")
+            assert row[arm] == run["metrics"] == evaluate(run["weights"], tiny_data, "test", imgsz=64, batch=4)
+            assert len(lska_layers(load_checkpoint_model(run["weights"]))) == (arm == "lska")
+    control = [r["control"]["mAP50-95"] for r in report["seeds"]]
+    variant = [r["lska"]["mAP50-95"] for r in report["seeds"]]
+    assert report["paired"]["mAP50-95"]["differences"] == [v - c for c, v in zip(control, variant, strict=True)]
+    assert report["paired"]["mAP50-95"]["mean_diff"] == pytest.approx(
+        statistics.fmean(variant) - statistics.fmean(control)
+    )
+    cost = report["cost"]
+    assert cost["lska"]["params"] > cost["control"]["params"] and cost["lska"]["gflops"] > cost["control"]["gflops"] > 0
+    assert json.loads((out / "report.json").read_text())["paired"] == report["paired"]
+    assert "| 0 |" in (out / "report.md").read_text() and (out / "pairs.png").stat().st_size > 0
+
+    def no_training(*args: object, **kwargs: object) -> TrainResult:
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(experiment, "train", no_training)  # resume: everything is done already
+    again = experiment.run(tiny_data, spec, 2, base, TINY, out, progress=False, latency_repeats=1)
+    assert again["seeds"] == report["seeds"]
+    with pytest.raises(ExperimentError, match="different experiment"):
+        experiment.run(tiny_data, spec, 3, base, TINY, out, progress=False, latency_repeats=1)
+
+
+def test_scratch_trains_both_arms_from_their_yaml(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, str]] = []
+
+    def fake_train(mode: str, data: object, recipe: Recipe, spec: VariantSpec, **kwargs: object) -> TrainResult:
+        calls.append((mode, spec.name))
+        path = save_checkpoint(build_model(spec), tmp_path / f"{spec.name}-{recipe.seed}.pt")
+        return TrainResult(path, {"mAP50": 0.0, "mAP50-95": 0.0}, 1.0)
+
+    def fake_evaluate(weights: str, *args: object, **kwargs: object) -> dict[str, float]:
+        value = 0.3 + 0.1 * ("lska" in Path(weights).name) + 0.01 * int(Path(weights).stem[-1])
+        return {"mAP50": value, "mAP50-95": value}
+
+    monkeypatch.setattr(experiment, "train", fake_train)
+    monkeypatch.setattr(experiment, "evaluate", fake_evaluate)
+    report = experiment.run(tiny_data, VariantSpec(k=11, point="neck"), [0, 1, 2], None, TINY, tmp_path / "r", False, 1)
+    assert calls == [("scratch", "yolov8n"), ("scratch", "yolov8n-lska11-neck")] * 3
+    assert report["paired"]["mAP50"]["differences"] == pytest.approx([0.1, 0.1, 0.1])
+    assert report["paired"]["mAP50"]["p_value"] is None  # identical differences: no spread, no t-test
+    assert report["paired"]["mAP50"]["verdict"].startswith("LSKA better")
+
+
+def test_bad_inputs_are_explained(tiny_data: Path, tmp_path: Path) -> None:
+    with pytest.raises(ExperimentError, match="needs an LSKA variant"):
+        experiment.run(tiny_data, VariantSpec(), 1, None, TINY, tmp_path, False)
+    with pytest.raises(ExperimentError, match="no base checkpoint"):
+        experiment.run(tiny_data, VariantSpec(k=7), 1, tmp_path / "missing.pt", TINY, tmp_path, False)

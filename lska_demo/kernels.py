@@ -201,10 +201,12 @@ def equivalent_kernel(gate: LargeKernelGate) -> torch.Tensor:
 
     Returned as a correlation kernel W[C, k, k] such that, away from borders,
     cascade(x) - bias_terms == conv2d(x, W[:, None], padding=k // 2, groups=C).
+    The kernel has the dtype and device of the gate's weights (float64 gates give float64 kernels).
     """
     k = gate.k_size
     size = 2 * k + 1
-    impulse = torch.zeros(1, gate.dim, size, size)
+    weight = gate.depthwise_convs()[0].weight  # the impulse follows the weights' dtype and device
+    impulse = torch.zeros(1, gate.dim, size, size, dtype=weight.dtype, device=weight.device)
     impulse[..., k, k] = 1.0
     x = impulse
     for conv in gate.depthwise_convs():

@@ -261,6 +261,8 @@ def design_costs(dim: int = 256, size: int = 20, ks: Sequence[int] = PAPER_KERNE
                 {
                     "design": design,
                     "k": k,
+                    "dim": dim,
+                    "size": size,
                     "weights_per_channel": wpc,
                     "params": _params(gate),
                     "gflops": profile.flops.get("", 0) / GIGA,

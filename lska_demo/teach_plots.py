@@ -69,10 +69,10 @@ def _state(cascade: Cascade, step: int) -> tuple[np.ndarray, str, tuple[int, int
     stage = cascade.stages[min(step, len(cascade.stages)) - 1]
     h, w = stage.reach
     if step > len(cascade.stages):
-        return stage.response, f"{name}: done\n{h}×{w} with {cascade.total_weights} w", stage.reach
+        return stage.response, f"{name}: done\n{h}×{w}, {cascade.total_weights} weights", stage.reach
     return (
         stage.response,
-        f"{name}: {stage.label}\n{h}×{w}, {stage.weights_so_far}/{cascade.total_weights} w",
+        f"{name}: {stage.label}\n{h}×{w}, {stage.weights_so_far}/{cascade.total_weights} weights",
         stage.reach,
     )
 
@@ -116,16 +116,17 @@ def cascade_caption(cascades: dict[str, Cascade], step: int) -> str:
 
 
 def dilation_figure(grid: DilationGrid) -> np.ndarray:
-    """One axis (top) and the k x k window (bottom): the dilated kernel's taps (dark), and the gaps filled by
-    the plain kernel around each tap (light, alternating by tap); a, d and K labelled."""
+    """One axis (top) and the k x k window (bottom): the dilated kernel's taps (dark) and the gaps the plain
+    kernel fills (light); a, d and K labelled."""
     k, a, d, big_k = grid.k, grid.plain, grid.dilation, grid.dilated
     half = k // 2
-    taps = {q + half for q in grid.dilated_taps}
-    strip = np.array([[0 if i in taps else 1 + grid.owner[i] % 2 for i in range(k)]])
-    cmap = ListedColormap(["#b3400a", "#fdd0a2", "#c6dbef"])
+    taps = [q + half for q in grid.dilated_taps]
+    strip = np.ones((1, k), dtype=int)
+    strip[0, taps] = 0
+    cmap = ListedColormap(["#b3400a", "#fdd0a2"])
     fig = _figure(WIDTH, 5.4)
     top, bottom = fig.subplots(2, 1, height_ratios=[1, 3.2])
-    top.imshow(strip, cmap=cmap, vmin=0, vmax=2, aspect="auto", interpolation="nearest")
+    top.imshow(strip, cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     top.set_xticks([0, half, k - 1], [f"−{half}", "0", f"+{half}"], fontsize=LABEL)
     top.set_yticks([])
     for x in np.arange(-0.5, k, 1.0):
@@ -136,11 +137,13 @@ def dilation_figure(grid: DilationGrid) -> np.ndarray:
     top.text(half, 0.62, f"a = {a}", ha="center", va="top", fontsize=LABEL)
     top.set_ylim(0.95, -1.2)
     top.set_title(f"one axis: K = {big_k} dark taps, d = {d} apart", fontsize=LABEL)
-    window = np.ones((k, k), dtype=int) + (np.add.outer(grid.owner, grid.owner) % 2)
-    for r in taps:
-        for c in taps:
-            window[r, c] = 0
-    bottom.imshow(window, cmap=cmap, vmin=0, vmax=2, interpolation="nearest")
+    window = np.ones((k, k), dtype=int)
+    window[np.ix_(taps, taps)] = 0
+    bottom.imshow(window, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    if k <= 23:  # cell borders, where cells are big enough to show them
+        for edge in np.arange(-0.5, k, 1.0):
+            bottom.axhline(edge, color="white", lw=0.6)
+            bottom.axvline(edge, color="white", lw=0.6)
     bottom.set_title(f"{k}×{k}: {big_k}×{big_k} taps (dark), gaps filled by {a}×{a}", fontsize=LABEL)
     _bare(bottom)
     fig.suptitle(f"k = a + d·(K − 1) = {a} + {d}·{big_k - 1} = {k}", fontsize=TITLE)
@@ -256,7 +259,7 @@ def erf_figure(sweep: ErfSweep, k: int) -> np.ndarray:
         erf = by_k[k]
         image = ax.imshow(erf.heatmap, cmap="RdYlGn", vmin=0.0, vmax=1.0, interpolation="nearest")
         ratio = erf.ratios.get(sweep.threshold)
-        ax.set_title(f"{_short(design)}: {'—' if ratio is None else f'{ratio:.3f}'}", fontsize=LABEL)
+        ax.set_title(f"{_short(design)}, ratio {'—' if ratio is None else f'{ratio:.3f}'}", fontsize=LABEL)
         _bare(ax)
     top.colorbar(image, ax=list(axes), shrink=0.9, label="log10(contribution + 1) / max")
     top.suptitle(f"ERF of each module at k={k} ({sweep.size}×{sweep.size} input)", fontsize=TITLE)

@@ -133,8 +133,8 @@ class DilationGrid:
     """Along one axis, offsets from the centre (−(k//2) .. k//2) that the dilated and plain kernels read.
 
     ``dilated_taps``: the K offsets the dilated kernel reads, d apart. ``paths[i]``: how many (plain tap,
-    dilated tap) pairs reach offset ``-(k//2) + i``; ``owner[i]``: the dilated tap (index) nearest to it, so a
-    figure can colour each gap by the tap whose plain neighbourhood fills it.
+    dilated tap) pairs reach offset ``-(k//2) + i`` (1 on the taps, 2 in the gaps, where neighbouring plain
+    kernels overlap).
     """
 
     k: int
@@ -144,7 +144,6 @@ class DilationGrid:
     dilated_taps: tuple[int, ...]
     plain_taps: tuple[int, ...]  # the a offsets of the plain kernel around one point
     paths: tuple[int, ...]
-    owner: tuple[int, ...]
 
     @property
     def covered(self) -> tuple[int, ...]:
@@ -165,5 +164,4 @@ def dilation_grid(k: int) -> DilationGrid:
         for p in plain_taps:
             if -half <= q + p <= half:
                 paths[q + p + half] += 1
-    owner = tuple(min(range(big_k), key=lambda j: abs(dilated_taps[j] - (i - half))) for i in range(k))
-    return DilationGrid(k, a, d, big_k, dilated_taps, plain_taps, tuple(paths), owner)
+    return DilationGrid(k, a, d, big_k, dilated_taps, plain_taps, tuple(paths))

@@ -106,9 +106,14 @@ def cascade_caption(cascades: dict[str, Cascade], step: int) -> str:
     weights = ", ".join(f"{_short(d)} {c.total_weights}" for d, c in cascades.items())
     if step == 0:
         return f"One bright pixel goes in; step through to watch each design's reach grow to {k}×{k}."
+    if step < steps_of(cascades):
+        return (
+            f"Every design is heading for the same {k}×{k} reach (dashed box), but pays different weights per "
+            f"channel: {weights}."
+        )
     return (
-        f"Every design ends with the same {k}×{k} reach (dashed box), but pays different weights per channel: "
-        f"{weights}."
+        f"Same {k}×{k} reach, bought with {weights} weights per channel; the 1×1 conv that follows mixes "
+        "channels and adds no reach."
     )
 
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from lska_demo.analysis.cascade import design_of
 from lska_demo.analysis.playground import best_rank
-from lska_demo.kernels import LargeKernelGate, equivalent_kernel, gate_of
+from lska_demo.kernels import LargeKernelGate, equivalent_kernel
 
 
 def gates_in(model: nn.Module) -> dict[str, LargeKernelGate]:
@@ -58,7 +58,7 @@ def trained_kernels(
         channels: channel indices to show; None picks the ``top`` with the largest kernel norm.
         top: how many channels to pick when ``channels`` is None.
     """
-    gate = gate_of(module)
+    gate = module if isinstance(module, LargeKernelGate) else module.gate  # a VAN block wraps its gate
     kernels = equivalent_kernel(gate).double().cpu().numpy()
     energy = np.linalg.norm(kernels.reshape(len(kernels), -1), axis=1)
     if channels is None:

@@ -139,7 +139,8 @@ def test_empty_zoo_says_so(tmp_path: Path, picture: np.ndarray) -> None:
 def test_pretrained_offline_falls_back_with_advice(tmp_path: Path, picture: np.ndarray) -> None:
     result = DemoService(ServiceOptions(weights_dir=tmp_path)).compare(picture, source=PRETRAINED)
     assert not result.baseline.trained and result.baseline.image is None
-    assert "yolov8n.pt" in result.baseline.status and "Untrained" in result.variant.status
+    assert "COCO-pretrained" in result.baseline.status and "Untrained" in result.variant.status
+    assert "/" not in result.baseline.status and "YOLO_OFFLINE" not in result.baseline.status  # no operator detail
 
 
 def test_operator_checkpoint_graft_predicts_what_the_baseline_predicts(fake_zoo: Path, picture: np.ndarray) -> None:

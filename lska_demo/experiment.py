@@ -3,7 +3,8 @@
 Each seed trains two models that differ only in LSKA: with a base checkpoint, the control is the base
 fine-tuned and the variant is LSKA grafted into the base (identity start) and fine-tuned the same way;
 with ``scratch`` both are trained from their YAML. The difference variant − control per seed is the
-evidence; its mean, spread, 95 % interval and sign count decide the verdict, never a single run.
+evidence, judged by ``lska_demo.stats`` exactly as the zoo's report judges its rows (mean, spread, 95 %
+interval, paired t-test from three seeds on), never a single run.
 
 Resumable: each finished run is recorded in ``state.json`` inside the report folder, and a rerun of the
 same experiment skips it.
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,9 +21,9 @@ from typing import Any
 
 import yaml
 from PIL import Image
-from scipy import stats
 
-from lska_demo.runtime import CACHE_DIR
+from lska_demo.runtime import CACHE_DIR, WEIGHTS_DIR
+from lska_demo.stats import compare_paired
 from lska_demo.train import FINETUNE, Recipe, TrainResult, evaluate, train, with_seed
 from lska_demo.yolo import VariantSpec
 
@@ -37,46 +36,12 @@ class ExperimentError(ValueError):
     """The experiment cannot run as asked: the message says why and what to do."""
 
 
-def paired_summary(control: list[float], variant: list[float]) -> dict[str, Any]:
-    """Statistics of the per-seed differences variant − control (paired: same seed, same recipe).
-
-    Returns n, the differences, their mean and std, the paired t-test (``scipy.stats.ttest_rel``), the 95 %
-    t-interval of the mean difference, the sign count and a plain verdict. Fewer than 2 seeds: no test.
-    """
-    if len(control) != len(variant):
-        raise ValueError(f"paired lists differ in length ({len(control)} vs {len(variant)})")
-    diffs = [v - c for c, v in zip(control, variant, strict=True)]
-    n = len(diffs)
-    summary: dict[str, Any] = {
-        "n": n,
-        "differences": diffs,
-        "mean_diff": statistics.fmean(diffs) if n else None,
-        "std_diff": statistics.stdev(diffs) if n > 1 else None,
-        "t": None,
-        "p_value": None,
-        "ci95": None,
-        "signs": {"better": sum(d > 0 for d in diffs), "worse": sum(d < 0 for d in diffs), "ties": diffs.count(0.0)},
-    }
-    if n < 2:
-        summary["verdict"] = f"too few seeds ({n}): a paired comparison needs at least 2, better 5 or more"
-        return summary
-    mean, sd = summary["mean_diff"], summary["std_diff"]
-    half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-    summary["ci95"] = [mean - half, mean + half]
-    if sd > 0:
-        test = stats.ttest_rel(variant, control)
-        summary["t"], summary["p_value"] = float(test.statistic), float(test.pvalue)
-    low, high = summary["ci95"]
-    if low > 0:
-        verdict = "LSKA better: the 95 % interval of the difference lies above 0"
-    elif high < 0:
-        verdict = "LSKA worse: the 95 % interval of the difference lies below 0"
-    else:
-        verdict = "no detectable difference: the 95 % interval of the difference includes 0"
-    if n < 5:
-        verdict += f" (only {n} seeds: the interval is wide; add seeds for a firmer answer)"
-    summary["verdict"] = verdict
-    return summary
+def paired(control: list[float], variant: list[float], seeds: list[int]) -> dict[str, Any]:
+    """The per-seed differences variant − control judged by ``stats.compare_paired``: the same numbers and
+    verdict wording as the zoo's report (a paired t-test from three seeds on), as a JSON-ready dict."""
+    comparison = compare_paired(dict(zip(seeds, variant, strict=True)), dict(zip(seeds, control, strict=True)))
+    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(comparison).items()}  # as JSON reads back
+    return {**fields, "n": comparison.n}
 
 
 @dataclass(frozen=True)
@@ -234,8 +199,8 @@ def summarise(state: State, latency_repeats: int = 7) -> dict[str, Any]:
         {"seed": s, "control": state.runs[f"control-s{s}"]["metrics"], "lska": state.runs[f"lska-s{s}"]["metrics"]}
         for s in seeds
     ]
-    paired = {
-        metric: paired_summary([r["control"][metric] for r in rows], [r["lska"][metric] for r in rows])
+    paired_stats = {
+        metric: paired([r["control"][metric] for r in rows], [r["lska"][metric] for r in rows], seeds)
         for metric in METRICS
     }
     return {
@@ -243,7 +208,7 @@ def summarise(state: State, latency_repeats: int = 7) -> dict[str, Any]:
         "variant": VariantSpec(**state.experiment["spec"]).name,
         "split": eval_split(state.experiment["data"]),
         "seeds": rows,
-        "paired": paired,
+        "paired": paired_stats,
         "cost": _cost(state, state.experiment["recipe"]["imgsz"], latency_repeats),
         "train_seconds": sum(r["train_seconds"] for r in state.runs.values()),
     }
@@ -275,14 +240,19 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {r['seed']} | {c['mAP50-95']:.4f} | {v['mAP50-95']:.4f} | {v['mAP50-95'] - c['mAP50-95']:+.4f} "
             f"| {c['mAP50']:.4f} | {v['mAP50']:.4f} | {v['mAP50'] - c['mAP50']:+.4f} |"
         )
-    lines += ["", "| metric | mean Δ | std Δ | 95 % interval | t | p | better/worse/ties | verdict |"]
-    lines.append("|---|---:|---:|---|---:|---:|---|---|")
+    lines += [
+        "",
+        "Δ = LSKA − control, paired by seed (same seed, same recipe); statistics as in the zoo's report "
+        "(`lska_demo.stats`): the paired t-test at 0.05 from three seeds on, with fewer it says only what was seen.",
+        "",
+        "| metric | mean Δ | std Δ | 95 % interval | p | higher/lower | verdict |",
+        "|---|---:|---:|---|---:|---|---|",
+    ]
     for metric, s in report["paired"].items():
         ci = "–" if s["ci95"] is None else f"[{s['ci95'][0]:+.4f}, {s['ci95'][1]:+.4f}]"
-        signs = s["signs"]
         lines.append(
-            f"| {metric} | {_num(s['mean_diff'], '+.4f')} | {_num(s['std_diff'])} | {ci} | {_num(s['t'], '.2f')} "
-            f"| {_num(s['p_value'], '.3f')} | {signs['better']}/{signs['worse']}/{signs['ties']} | {s['verdict']} |"
+            f"| {metric} | {_num(s['mean'], '+.4f')} | {_num(s['std'])} | {ci} | {_num(s['p_value'], '.3g')} "
+            f"| {s['higher']}/{s['lower']} | {s['verdict']} |"
         )
     lines += [
         "",
@@ -317,6 +287,18 @@ def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
     return paths
 
 
+def base_checkpoint(base: str | Path, folder: Path, weights_dir: str | Path = WEIGHTS_DIR) -> Path:
+    """The base as a checkpoint file Ultralytics' trainer reads: a path as given, a zoo model id written once
+    (verified safetensors -> ``folder/base/``)."""
+    from lska_demo.model_ref import as_checkpoint
+    from lska_demo.zoo import ZooError
+
+    try:
+        return as_checkpoint(base, folder / "base", weights_dir)
+    except ZooError as err:
+        raise ExperimentError(f"--base: {err}; pass an existing .pt, a zoo model id, or --scratch") from err
+
+
 def run(
     data: str | Path,
     spec: VariantSpec,
@@ -326,6 +308,7 @@ def run(
     out: str | Path | None = None,
     progress: bool = True,
     latency_repeats: int = 7,
+    weights_dir: str | Path = WEIGHTS_DIR,
 ) -> dict[str, Any]:
     """``experiment``: train what is missing, then write the report folder; returns the report dict.
 
@@ -333,21 +316,22 @@ def run(
         data: an Ultralytics data YAML (the user's own).
         spec: the LSKA variant; its class count is taken from ``data``.
         seeds: a count (seeds 0..n-1) or the list of seeds.
-        base: a baseline checkpoint to graft into and fine-tune (``None``: both arms from scratch).
+        base: a baseline checkpoint, or a zoo model id (e.g. ``yolov8n-scratch-s0``, the zoo's own parent), to
+            graft into and fine-tune (``None``: both arms from scratch).
         recipe: the training recipe of both arms (seed replaced per run).
         out: the report folder (default ``.cache/experiments/<variant>``).
         progress: show a tqdm bar with the ETA.
         latency_repeats: interleaved forward passes per model for the CPU latency.
+        weights_dir: the zoo's weights folder, where a zoo id in ``base`` is looked up.
     """
     data = Path(data).resolve()
     if not data.is_file():
         raise ExperimentError(f"no data YAML at {data.name}")
-    if base is not None and not Path(base).is_file():
-        raise ExperimentError(f"no base checkpoint at {Path(base).name}: pass an existing .pt, or --scratch")
     spec = replace(spec, nc=data_classes(data))
-    seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
-    experiment = Experiment(str(data), spec, seed_list, recipe, str(Path(base).resolve()) if base else None)
     folder = Path(out) if out else CACHE_DIR / "experiments" / spec.name
+    base_path = None if base is None else base_checkpoint(base, folder, weights_dir)
+    seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
+    experiment = Experiment(str(data), spec, seed_list, recipe, str(base_path.resolve()) if base_path else None)
     state = run_all(experiment, folder, progress)
     report = summarise(state, latency_repeats)
     report["files"] = {k: p.name for k, p in write_report(report, folder).items()}
@@ -360,7 +344,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="your Ultralytics data YAML")
     parser.add_argument("--seeds", type=int, default=3, help="number of paired seeds (0..N-1)")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--base", default=None, help="baseline checkpoint to graft into and fine-tune (yolov8n.pt)")
+    source.add_argument(
+        "--base", default=None, help="baseline to graft into and fine-tune: a checkpoint (yolov8n.pt) or a zoo model id"
+    )
     source.add_argument("--scratch", action="store_true", help="train both arms from scratch")
     parser.add_argument("--epochs", type=int, default=None, help="default: 2 (fine-tune) or 15 (scratch)")
     parser.add_argument("--imgsz", type=int, default=None, help="default: 256")
@@ -389,6 +375,6 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
 def render(report: dict[str, Any]) -> str:
     s = report["paired"]["mAP50-95"]
     return (
-        f"{report['variant']} vs control, {s['n']} seeds: mean Δ mAP50-95 {_num(s['mean_diff'], '+.4f')}; "
+        f"{report['variant']} vs control, {s['n']} seeds: mean Δ mAP50-95 {_num(s['mean'], '+.4f')}; "
         f"{s['verdict']}\nreport: {Path(report['folder']) / report['files']['markdown']}"
     )

@@ -161,18 +161,42 @@ def latency(
     return measure_latency(runners, warmup=2, repeats=repeats)
 
 
-def resolve_model(spec: VariantSpec, weights: str | Path | None, folder: Path = WEIGHTS_DIR) -> tuple[nn.Module, int]:
-    """The model to export and its training imgsz: the user's checkpoint, or the zoo's verified weights."""
-    from lska_demo.zoo import load_checkpoint_model, load_zoo_model
+@dataclass
+class Source:
+    """What is exported: the model, the size it was trained at, where it came from, and whether it is trained."""
+
+    model: nn.Module
+    imgsz: int
+    label: str
+    trained: bool
+
+
+def resolve_model(
+    spec: VariantSpec, weights: str | Path | None, folder: Path = WEIGHTS_DIR, untrained: bool = False
+) -> Source:
+    """The model to export: the user's checkpoint or a zoo id (``weights``), else the zoo's verified weights
+    of ``spec``; with ``untrained`` a variant the zoo lacks is exported as a randomly initialised architecture.
+
+    Args:
+        spec: the variant (used when ``weights`` is None).
+        weights: a checkpoint path or a zoo model id.
+        folder: the zoo's weights folder.
+        untrained: fall back to the untrained architecture (at 640 px) instead of failing.
+    """
+    from lska_demo.model_ref import load_model
+    from lska_demo.yolo import build_model
+    from lska_demo.zoo import ZooError, load_zoo_model
 
     if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise ExportError(f"no checkpoint at {path.name}")
-        model = load_checkpoint_model(path)
-        return model, int((getattr(model, "args", None) or {}).get("imgsz", 640))
-    model, entry = load_zoo_model(spec, folder=folder)
-    return model, int(entry.get("recipe", {}).get("imgsz", 640))
+        model, label = load_model(weights, folder)
+        return Source(model, int((getattr(model, "args", None) or {}).get("imgsz", 640)), label, True)
+    try:
+        model, entry = load_zoo_model(spec, folder=folder)
+    except ZooError:
+        if not untrained:
+            raise
+        return Source(build_model(spec).eval(), 640, f"{spec.name} (untrained architecture)", False)
+    return Source(model, int(entry.get("recipe", {}).get("imgsz", 640)), entry["id"], True)
 
 
 def run(
@@ -182,11 +206,13 @@ def run(
     out: str | Path = CACHE_DIR / "export",
     tolerance: float = DEFAULT_TOLERANCE,
     folder: Path = WEIGHTS_DIR,
+    untrained: bool = False,
 ) -> ExportResult:
-    """``export``: one variant (zoo weights, or ``weights``) to ONNX, with the parity check."""
-    model, trained_at = resolve_model(spec, weights, folder)
+    """``export``: one variant (zoo weights, a zoo id or a checkpoint in ``weights``) to ONNX, with the parity
+    check; arguments as in ``resolve_model``, ``imgsz`` defaults to the size the model was trained at."""
+    source = resolve_model(spec, weights, folder, untrained)
     name = Path(weights).stem if weights else spec.name
-    return export_and_check(model, out, name, imgsz or trained_at, tolerance)
+    return export_and_check(source.model, out, name, imgsz or source.imgsz, tolerance)
 
 
 def render(result: dict[str, Any]) -> str:
@@ -202,13 +228,22 @@ def render(result: dict[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``export``'s arguments (the variant arguments come from the CLI's shared ``add_variant_arguments``)."""
     parser.add_argument("--format", default="onnx", choices=("onnx",), help="export format")
-    parser.add_argument("--weights", default=None, help="your checkpoint (default: the zoo's weights of the variant)")
+    parser.add_argument(
+        "--weights", default=None, help="your checkpoint, or a zoo model id (default: the zoo's weights of the variant)"
+    )
     parser.add_argument("--imgsz", type=int, default=None, help="input size (default: the size it was trained at)")
     parser.add_argument("--out", default=str(CACHE_DIR / "export"), help="folder for the .onnx")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max abs difference allowed")
+    parser.add_argument(
+        "--untrained", action="store_true", help="if the zoo has no weights for the variant, export its architecture"
+    )
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """The ``export`` command's handler: a JSON-ready dict (render with ``render``)."""
-    spec = VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=args.nc)
-    return run(spec, args.weights, args.imgsz, args.out, args.tolerance).to_dict()
+    from lska_demo.zoo import NC
+
+    # Without --weights the model comes from the zoo, whose models have the benchmark's classes.
+    nc = args.nc if args.weights else NC
+    spec = VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=nc)
+    return run(spec, args.weights, args.imgsz, args.out, args.tolerance, untrained=args.untrained).to_dict()

@@ -83,19 +83,20 @@ class TransferReport:
 
 
 def load_baseline(base: str | Path | None, nc: int = 80, scale: str = "n") -> tuple[DetectionModel, str]:
-    """The pretrained baseline: a trusted Ultralytics checkpoint the operator names, or (offline) a freshly
+    """The pretrained baseline: a trusted Ultralytics checkpoint or a zoo model id the operator names, or a freshly
     built YOLOv8 of ``scale`` and ``nc``, whose tensor names and shapes are those of the official weights."""
     if base is None:
         return build_model(VariantSpec(scale=scale, nc=nc)), f"a freshly built yolov8{scale} ({nc} classes)"
-    path = Path(base)
-    if not path.is_file():
-        raise TransferError(f"no checkpoint at {path.name}: pass an existing Ultralytics .pt file")
-    from lska_demo.zoo import load_checkpoint_model
+    from lska_demo.model_ref import load_model
+    from lska_demo.zoo import ZooError
 
-    model = load_checkpoint_model(path)
+    try:
+        model, label = load_model(base)  # a trusted checkpoint path, or a zoo id through the verified loader
+    except ZooError as err:
+        raise TransferError(f"--base: {err}") from err
     if not isinstance(model, DetectionModel):
-        raise TransferError(f"{path.name} is not a detection checkpoint ({type(model).__name__})")
-    return model, path.name
+        raise TransferError(f"{label} is not a detection checkpoint ({type(model).__name__})")
+    return model, label
 
 
 def _module_name(row: list[Any]) -> str:
@@ -314,7 +315,7 @@ def render(report: TransferReport) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``check``'s arguments (the variant arguments come from the CLI's shared ``add_variant_arguments``)."""
-    parser.add_argument("--base", default=None, help="pretrained checkpoint (default: a fresh yolov8 of --scale)")
+    parser.add_argument("--base", default=None, help="pretrained checkpoint or zoo id (default: a fresh yolov8)")
     parser.add_argument("--yaml", default=None, help="check your own model YAML instead of a generated variant")
     parser.add_argument("--imgsz", type=int, default=640, help="input size for GFLOPs")
 

@@ -10,7 +10,8 @@ import torch
 from scipy import stats
 
 from lska_demo import experiment
-from lska_demo.experiment import ExperimentError, paired_summary
+from lska_demo.experiment import ExperimentError
+from lska_demo.stats import compare_paired
 from lska_demo.train import Recipe, TrainResult, evaluate
 from lska_demo.yolo import VariantSpec, build_model, lska_layers, save_checkpoint
 from lska_demo.zoo import load_checkpoint_model
@@ -18,22 +19,15 @@ from lska_demo.zoo import load_checkpoint_model
 TINY = Recipe(epochs=1, imgsz=64, batch=4, workers=0)
 
 
-def test_paired_summary_matches_scipy() -> None:
+def test_paired_statistics_are_the_zoo_reports() -> None:
     control, variant = [0.50, 0.52, 0.47, 0.55], [0.53, 0.54, 0.50, 0.57]
-    s = paired_summary(control, variant)
-    diffs = [v - c for c, v in zip(control, variant, strict=True)]
-    assert s["mean_diff"] == pytest.approx(statistics.fmean(diffs))
-    assert s["std_diff"] == pytest.approx(statistics.stdev(diffs))
+    s = experiment.paired(control, variant, [0, 1, 2, 3])
+    expected = compare_paired(dict(enumerate(variant)), dict(enumerate(control)))
+    assert s["differences"] == list(expected.differences) and s["verdict"] == expected.verdict
     assert s["p_value"] == pytest.approx(stats.ttest_rel(variant, control).pvalue)
-    half = stats.t.ppf(0.975, 3) * statistics.stdev(diffs) / 2
-    assert s["ci95"] == pytest.approx([statistics.fmean(diffs) - half, statistics.fmean(diffs) + half])
-    assert s["signs"] == {"better": 4, "worse": 0, "ties": 0}
-    assert s["ci95"][0] > 0 and s["verdict"].startswith("LSKA better")
-    assert paired_summary([0.5, 0.6], [0.6, 0.5])["verdict"].startswith("no detectable difference")
-    assert paired_summary([0.5, 0.6, 0.7], [0.5, 0.7, 0.6])["signs"] == {"better": 1, "worse": 1, "ties": 1}
-    assert paired_summary([0.5], [0.6])["verdict"].startswith("too few seeds")
-    with pytest.raises(ValueError, match="length"):
-        paired_summary([0.5], [0.5, 0.6])
+    assert (s["n"], s["higher"], s["lower"]) == (4, 4, 0) and s["verdict"].startswith("higher, significant")
+    assert experiment.paired([0.5, 0.6], [0.6, 0.5], [0, 1])["verdict"] == "mixed on two seeds, too few seeds to tell"
+    assert not hasattr(experiment, "paired_summary")  # one implementation of the statistics: lska_demo.stats
 
 
 def test_experiment_end_to_end_from_a_base(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,9 +48,8 @@ def test_experiment_end_to_end_from_a_base(tiny_data: Path, tmp_path: Path, monk
     control = [r["control"]["mAP50-95"] for r in report["seeds"]]
     variant = [r["lska"]["mAP50-95"] for r in report["seeds"]]
     assert report["paired"]["mAP50-95"]["differences"] == [v - c for c, v in zip(control, variant, strict=True)]
-    assert report["paired"]["mAP50-95"]["mean_diff"] == pytest.approx(
-        statistics.fmean(variant) - statistics.fmean(control)
-    )
+    assert report["paired"]["mAP50-95"]["mean"] == pytest.approx(statistics.fmean(variant) - statistics.fmean(control))
+    assert report["paired"]["mAP50-95"]["verdict"].endswith("too few seeds to tell")  # stats.py's wording at 2 seeds
     cost = report["cost"]
     assert cost["lska"]["params"] > cost["control"]["params"] and cost["lska"]["gflops"] > cost["control"]["gflops"] > 0
     assert json.loads((out / "report.json").read_text())["paired"] == report["paired"]
@@ -91,12 +84,12 @@ def test_scratch_trains_both_arms_from_their_yaml(
     report = experiment.run(tiny_data, VariantSpec(k=11, point="neck"), [0, 1, 2], None, TINY, tmp_path / "r", False, 1)
     assert calls == [("scratch", "yolov8n"), ("scratch", "yolov8n-lska11-neck")] * 3
     assert report["paired"]["mAP50"]["differences"] == pytest.approx([0.1, 0.1, 0.1])
-    assert report["paired"]["mAP50"]["p_value"] is None  # identical differences: no spread, no t-test
-    assert report["paired"]["mAP50"]["verdict"].startswith("LSKA better")
+    assert report["paired"]["mAP50"]["p_value"] == 0.0  # identical non-zero differences: no spread, p is 0
+    assert report["paired"]["mAP50"]["verdict"].startswith("higher, significant at 0.05")
 
 
 def test_bad_inputs_are_explained(tiny_data: Path, tmp_path: Path) -> None:
     with pytest.raises(ExperimentError, match="needs an LSKA variant"):
         experiment.run(tiny_data, VariantSpec(), 1, None, TINY, tmp_path, False)
-    with pytest.raises(ExperimentError, match="no base checkpoint"):
+    with pytest.raises(ExperimentError, match="neither a checkpoint file nor a zoo model id"):
         experiment.run(tiny_data, VariantSpec(k=7), 1, tmp_path / "missing.pt", TINY, tmp_path, False)

@@ -62,11 +62,11 @@ def variant_from(args: argparse.Namespace) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lska_demo.cli import analysis, models, results
+    from lska_demo.cli import analysis, deploy, models, results
 
     parser = argparse.ArgumentParser(prog="python -m lska_demo", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (models, analysis, results):
+    for group in (models, analysis, results, deploy):
         group.register(sub)
     return parser
 

@@ -60,6 +60,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "diagram": Endpoint(Group.LIGHT, 0.5),
     "teach": Endpoint(Group.LIGHT, 1.0),
     "export": Endpoint(Group.LIGHT, 1.0),
+    "transfer": Endpoint(Group.LIGHT, 5.0),
+    "onnx": Endpoint(Group.HEAVY, 30.0),  # Ultralytics' exporter and a parity run in ONNX Runtime
     "zoo": Endpoint(Group.LIGHT, 1.0),
 }
 """Every endpoint the UI registers; an unknown name is an error, so a new endpoint must be placed here."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from lska_demo.cache import LoadedModel, ModelCache
 from lska_demo.detect import detect
+from lska_demo.export_box import OnnxExport
 from lska_demo.images import MAX_FILE_BYTES, Letterboxed, example_images, letterbox, load_image
 from lska_demo.inputs import (
     MAX_ERF_IMAGES,
@@ -54,6 +55,7 @@ __all__ = [  # what the UI and the CLI may use, the re-exported limits and names
     "CostResult",
     "DemoService",
     "ErfResult",
+    "OnnxExport",
     "ServiceOptions",
     "SideResult",
     "TeachResult",
@@ -367,6 +369,29 @@ class DemoService:
         k, point, block = check_variant(k, point, block)
         spec = VariantSpec(k=k, point=point, block=block, scale=check_scale(scale), nc=check_classes(nc))
         return export_yaml(spec), python_snippet(spec)
+
+    def transfer_check(
+        self, k: Any = 23, point: Any = "sppf", block: Any = "gate", scale: Any = "n", nc: Any = 80
+    ) -> str:
+        """The transfer check of the exported YAML as Markdown: inserted channels, shifted indices, rewritten
+        ``from`` entries, GFLOPs, and the share of pretrained tensors a plain YAML edit vs the graft loads."""
+        from lska_demo.export_box import transfer_markdown
+
+        k, point, block = check_variant(k, point, block)
+        spec = VariantSpec(k=k, point=point, block=block, scale=check_scale(scale), nc=check_classes(nc))
+        return transfer_markdown(spec)
+
+    def export_onnx(
+        self, k: Any = 23, point: Any = "sppf", block: Any = "gate", progress: Progress | None = None
+    ) -> OnnxExport:
+        """The variant as a checked ONNX file: the zoo's weights when trained, else the untrained architecture
+        (the result's note says which, with the max abs difference to PyTorch in ONNX Runtime)."""
+        from lska_demo.export_box import onnx_export
+        from lska_demo.zoo import NC
+
+        spec = VariantSpec(*check_variant(k, point, block), nc=NC)
+        _report(progress, 0.1, f"exporting {spec.name} to ONNX and checking it against PyTorch")
+        return onnx_export(spec, Path(self.options.weights_dir))
 
     def zoo_table(self) -> list[dict[str, Any]]:
         """Every model in the manifest, with its architecture and held-out metrics."""

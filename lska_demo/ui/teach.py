@@ -7,26 +7,8 @@ from typing import Any
 import gradio as gr
 
 from lska_demo.service import DemoService
+from lska_demo.ui import export
 from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, table
-from lska_demo.vocabulary import SCALE_LABELS
-
-
-def _export_section(service: DemoService, controls: Controls) -> None:
-    """The model YAML of the chosen variant and how to train it."""
-
-    @friendly
-    def run_export(k: int, point: str, block: str, scale: str, nc: int) -> tuple[str, str]:
-        return service.export(k, point, block, scale, nc)
-
-    gr.Markdown("### Use it: the model YAML and how to train it")
-    with gr.Row():
-        scale = gr.Dropdown(list(SCALE_LABELS), value="n", label="YOLOv8 scale")
-        nc = gr.Number(value=80, precision=0, minimum=1, maximum=10000, label="Classes")
-        button = gr.Button("Export")
-    with gr.Row():
-        yaml_box = gr.Code(language="yaml", label="Model YAML")
-        snippet_box = gr.Code(language="python", label="Train it")
-    button.click(run_export, [*controls.variant, scale, nc], [yaml_box, snippet_box], api_name="export")
 
 
 def build(service: DemoService, controls: Controls) -> None:
@@ -51,4 +33,4 @@ def build(service: DemoService, controls: Controls) -> None:
     cost_k = gr.Image(show_label=False, label="Cost vs k at YOLOv8n's P5 (256 channels, 20×20)", format="png")
     weights = gr.Dataframe(label="Spatial weights per channel")
     button.click(run_teach, [controls.k], [pipelines, text, kernels, rank1, cost_k, weights], api_name="teach", **HEAVY)
-    _export_section(service, controls)
+    export.build(service, controls)  # the export box sits under the teaching part, in its own module

@@ -1,0 +1,46 @@
+"""The export box: the model YAML of the chosen variant, how to train it, its transfer check, and ONNX."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from lska_demo.service import DemoService
+from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter
+from lska_demo.vocabulary import SCALE_LABELS
+
+
+def build(service: DemoService, controls: Controls) -> None:
+    """The YAML, the snippet and the transfer check (``export`` then ``transfer``), and the checked ONNX
+    download of the variant (``onnx``, heavy: Ultralytics' exporter and a parity run in ONNX Runtime)."""
+
+    @friendly
+    def run_export(k: int, point: str, block: str, scale: str, nc: int) -> tuple[str, str]:
+        return service.export(k, point, block, scale, nc)
+
+    @friendly
+    def run_transfer(k: int, point: str, block: str, scale: str, nc: int) -> str:
+        return service.transfer_check(k, point, block, scale, nc)
+
+    @friendly
+    def run_onnx(k: int, point: str, block: str, progress: gr.Progress = PROGRESS) -> tuple[str, str]:
+        result = service.export_onnx(k, point, block, reporter(progress))
+        return str(result.path), result.note()
+
+    gr.Markdown("### Use it: the model YAML, how to train it, and ONNX")
+    with gr.Row():
+        scale = gr.Dropdown(list(SCALE_LABELS), value="n", label="YOLOv8 scale")
+        nc = gr.Number(value=80, precision=0, minimum=1, maximum=10000, label="Classes")
+        button = gr.Button("Export")
+        onnx_button = gr.Button("Export ONNX")
+    with gr.Row():
+        yaml_box = gr.Code(language="yaml", label="Model YAML")
+        transfer_box = gr.Markdown(label="Transfer check", elem_classes="status-box")
+    snippet_box = gr.Code(language="python", label="Train it")
+    with gr.Row():
+        onnx_file = gr.File(label="ONNX model (zoo weights of this variant when trained)", interactive=False)
+        onnx_note = gr.Markdown(elem_classes="status-box")
+    inputs = [*controls.variant, scale, nc]
+    button.click(run_export, inputs, [yaml_box, snippet_box], api_name="export").then(
+        run_transfer, inputs, [transfer_box], api_name="transfer"
+    )
+    onnx_button.click(run_onnx, controls.variant, [onnx_file, onnx_note], api_name="onnx", **HEAVY)

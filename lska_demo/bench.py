@@ -153,6 +153,50 @@ def bench_model_overhead(repeats: int, imgsz: int = 640) -> list[Check]:
     return checks
 
 
+def bench_onnx(repeats: int, imgsz: int = 640, k: int = 23, point: str = "sppf") -> list[Check]:
+    """ONNX Runtime CPU latency of baseline vs LSKA next to PyTorch's, all four interleaved in one run.
+
+    Both models go through Ultralytics' exporter (as ``python -m lska_demo export`` does); latency depends
+    on the architecture only, so freshly built models serve.
+    """
+    import tempfile
+
+    from lska_demo.export_onnx import export, latency
+    from lska_demo.yolo import VariantSpec, build_model
+
+    specs = {"baseline": VariantSpec(), "lska": VariantSpec(k=k, point=point)}
+    models = {name: build_model(spec).eval() for name, spec in specs.items()}
+    with tempfile.TemporaryDirectory(prefix="lska-bench-onnx-") as folder:
+        paths = {name: export(model, folder, name, imgsz).onnx for name, model in models.items()}
+        t = latency(models, paths, imgsz, repeats)
+    ms = {name: value["median_ms"] for name, value in t.items() if isinstance(value, dict)}
+    detail = "median ms: " + ", ".join(f"{name} {value:.1f}" for name, value in ms.items())
+    where = f"k={k} at {point}, {imgsz} px"
+    return [
+        Check(
+            f"LSKA/baseline latency, ONNX Runtime ({where})",
+            ms["onnxruntime/lska"] / ms["onnxruntime/baseline"],
+            "x",
+            None,
+            detail,
+        ),
+        Check(
+            f"LSKA/baseline latency, PyTorch ({where})",
+            ms["torch/lska"] / ms["torch/baseline"],
+            "x",
+            None,
+            "same interleaved run",
+        ),
+        Check(
+            f"ONNX Runtime/PyTorch latency, LSKA ({where})",
+            ms["onnxruntime/lska"] / ms["torch/lska"],
+            "x",
+            None,
+            f"baseline: {ms['onnxruntime/baseline'] / ms['torch/baseline']:.2f}x",
+        ),
+    ]
+
+
 def bench_analysis() -> list[Check]:
     """The analysis targets: model ERF for both models, module ERF for six k, the cost table of a pair."""
     from lska_demo.analysis.cost import cost_comparison, warm_up
@@ -223,6 +267,7 @@ SECTIONS: dict[str, Callable[[int], list[Check]]] = {
     "compare": bench_compare,
     "modules": bench_modules,
     "model": bench_model_overhead,
+    "onnx": bench_onnx,
     "analysis": lambda repeats: bench_analysis(),
     "app": lambda repeats: bench_app(),
 }

@@ -215,11 +215,19 @@ def run(
     return export_and_check(source.model, out, name, imgsz or source.imgsz, tolerance)
 
 
+def _shown(path: str) -> str:
+    """``path`` relative to the working folder when it lies inside it (shorter, and no machine layout)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
+
+
 def render(result: dict[str, Any]) -> str:
     p = result["parity"]
     verdict = "within" if p["ok"] else "OUTSIDE"
     return (
-        f"ONNX written to {result['onnx']} ({result['imgsz']} px, output {p['output_shape']})\n"
+        f"ONNX written to {_shown(result['onnx'])} ({result['imgsz']} px, output {p['output_shape']})\n"
         f"parity with PyTorch on {len(p['per_image'])} benchmark images: max abs difference "
         f"{p['max_abs_diff']:.2e}, {verdict} the tolerance {p['tolerance']:.0e}"
     )

@@ -288,8 +288,9 @@ def render(report: TransferReport) -> str:
         lines += ["Rows that do not resolve:", ""]
         lines += [f"- row {f.index} `{f.module}`: {f.reason}" for f in report.failures]
         return "\n".join(lines) + "\n"
-    lines += [f"- {n}" for n in report.notes]
-    lines += ["", "| index | module | kind | in ch | out ch |", "|---:|---|---|---:|---:|"]
+    if report.notes:
+        lines += [*(f"- {n}" for n in report.notes), ""]
+    lines += ["| index | module | kind | in ch | out ch |", "|---:|---|---|---:|---:|"]
     lines += [f"| {m.index} | {m.type} | {m.kind} | {m.in_channels} | {m.out_channels} |" for m in report.inserted]
     shifted = ", ".join(f"{b}→{v}" for b, v in report.shifted.items()) or "none"
     lines += ["", f"Shifted layer indices: {shifted}", ""]

@@ -17,7 +17,7 @@ from gradio_client.exceptions import AppError
 from corpus import _png_bomb, make_corpus
 from lska_demo.runtime import ASSETS_DIR
 
-API_NAMES = {"compare", "erf", "attention", "cost", "teach", "export", "zoo", "diagram"}
+API_NAMES = {"compare", "erf", "attention", "cost", "teach", "export", "transfer", "onnx", "zoo", "diagram"}
 EXAMPLE = ASSETS_DIR / "benchmark-test-00001.jpg"
 
 
@@ -113,6 +113,14 @@ def test_teach_export_zoo_diagram(client: Client) -> None:
     assert len(table["data"]) == 3
     diagram, layer = client.predict(23, "neck", "gate", api_name="/diagram")
     assert "neck" in diagram and "<svg" in diagram and "end of backbone" in str(layer)  # a dropdown update: its choices
+
+
+def test_export_box_transfer_check_and_onnx_download(client: Client) -> None:
+    check = client.predict(23, "neck", "gate", "n", 4, api_name="/transfer")
+    assert "Detect: [15, 18, 21] → [17, 21, 25]" in check and "100.0 %" in check
+    onnx_file, note = client.predict(23, "sppf", "gate", api_name="/onnx")
+    assert Path(onnx_file).suffix == ".onnx" and Path(onnx_file).stat().st_size > 1_000_000
+    assert "yolov8n-lska23-sppf-s0" in note and "max abs difference" in note and "within" in note
 
 
 def test_only_the_apps_own_files_are_served(app_url: str, fake_zoo: Path) -> None:

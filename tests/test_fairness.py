@@ -16,8 +16,8 @@ from lska_demo.fairness import BusyError, HeavyLedger, click_kwargs, guarded
 
 def test_every_issue_endpoint_is_registered_in_its_group() -> None:
     heavy = {n for n, e in fairness.ENDPOINTS.items() if e.group is fairness.Group.HEAVY}
-    assert heavy == {"erf", "attention"}
-    assert {"compare", "diagram", "cost", "teach", "export"} <= set(fairness.ENDPOINTS) - heavy
+    assert heavy == {"erf", "attention", "onnx"}
+    assert {"compare", "diagram", "cost", "teach", "export", "transfer"} <= set(fairness.ENDPOINTS) - heavy
     assert click_kwargs("erf")["concurrency_id"] != click_kwargs("compare")["concurrency_id"]
     with pytest.raises(KeyError, match=r"not in lska_demo\.fairness\.ENDPOINTS"):
         click_kwargs("nope")

@@ -170,29 +170,30 @@ def bench_onnx(repeats: int, imgsz: int = 640, k: int = 23, point: str = "sppf")
         paths = {name: export(model, folder, name, imgsz).onnx for name, model in models.items()}
         t = latency(models, paths, imgsz, repeats)
     ms = {name: value["median_ms"] for name, value in t.items() if isinstance(value, dict)}
-    detail = "median ms: " + ", ".join(f"{name} {value:.1f}" for name, value in ms.items())
-    where = f"k={k} at {point}, {imgsz} px"
+    where = f"k={k} at {point}, {imgsz} px; "
+    medians = "median ms: " + ", ".join(f"{name} {value:.1f}" for name, value in ms.items())
+    ort_speedup = ms["onnxruntime/baseline"] / ms["torch/baseline"]
     return [
         Check(
-            f"LSKA/baseline latency, ONNX Runtime ({where})",
+            "ONNX Runtime CPU latency, LSKA / baseline",
             ms["onnxruntime/lska"] / ms["onnxruntime/baseline"],
             "x",
             None,
-            detail,
+            where + medians,
         ),
         Check(
-            f"LSKA/baseline latency, PyTorch ({where})",
+            "PyTorch CPU latency, LSKA / baseline",
             ms["torch/lska"] / ms["torch/baseline"],
             "x",
             None,
-            "same interleaved run",
+            where + "the same interleaved run",
         ),
         Check(
-            f"ONNX Runtime/PyTorch latency, LSKA ({where})",
+            "ONNX Runtime / PyTorch latency, LSKA",
             ms["onnxruntime/lska"] / ms["torch/lska"],
             "x",
             None,
-            f"baseline: {ms['onnxruntime/baseline'] / ms['torch/baseline']:.2f}x",
+            where + f"baseline {ort_speedup:.2f}x",
         ),
     ]
 

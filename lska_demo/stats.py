@@ -85,6 +85,8 @@ def paired_verdict(differences: list[float], p_value: float | None, alpha: float
     if n == 2:
         if all(d > 0 for d in differences) or all(d < 0 for d in differences):
             return f"{_direction(differences[0])} on both seeds, too few seeds to tell"
+        if all(d == 0 for d in differences):
+            return "identical on both seeds, too few seeds to tell"
         return "mixed on two seeds, too few seeds to tell"
     mean = statistics.fmean(differences)
     if p_value is not None and p_value < alpha:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lska_demo.report import compare_to_control
-from lska_demo.stats import compare_paired, paired_differences, t_interval
+from lska_demo.stats import compare_paired, paired_differences, paired_verdict, t_interval
 
 # The control's spread over seeds (0.0166) is far larger than the spread of the paired differences.
 CONTROL = {0: 0.6000, 1: 0.5834, 2: 0.6166}
@@ -80,3 +80,7 @@ def test_delta_figure_draws_intervals_and_single_seeds() -> None:
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
     assert image.std() > 0
     assert delta_figure([]).shape[2] == 3
+
+
+def test_two_tied_seeds_are_called_identical_not_mixed() -> None:
+    assert paired_verdict([0.0, 0.0], None) == "identical on both seeds, too few seeds to tell"

@@ -15,6 +15,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from PIL import Image
 
@@ -72,30 +73,55 @@ def _bare(ax: Axes) -> None:
     ax.set_yticks([])
 
 
-def _ratio_text(erf: ERF) -> str:
-    return "  ".join(f"r{t:g}={'—' if r is None else f'{r:.3f}'}" for t, r in erf.ratios.items())
+# ERF maps: a sequential colour scale, dark = no influence on the centre, bright = the most.
+ERF_CMAP = "viridis"
+ERF_SCALE_LABEL = "influence on the centre cell\n(0 = none, 1 = most; log scale)"
+SQUARE_SHARE = 0.5  # the dashed square: the smallest centred square holding this share of the gradient
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.2g} %" if value < 0.1 else f"{100 * value:.0f} %"
+
+
+def area_sentence(share: float, ratio: float | None) -> str:
+    """An area ratio in words: "area holding 20 % of the gradient: 3.1 % of the image"."""
+    where = "no centred square reaches it" if ratio is None else f"{_percent(ratio)} of the image"
+    return f"area holding {_percent(share)} of the gradient: {where}"
 
 
 def _erf_panel(ax: Axes, erf: ERF, title: str) -> Any:
-    image = ax.imshow(erf.heatmap, cmap="RdYlGn", vmin=0.0, vmax=1.0, interpolation="nearest")
+    image = ax.imshow(erf.heatmap, cmap=ERF_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
     h, w = erf.heatmap.shape
-    half_ratio = erf.ratios.get(0.5)
-    if half_ratio is not None:  # the square that holds half the contribution
-        side = float(np.sqrt(half_ratio * h * w))
-        ax.add_patch(Rectangle((w // 2 - side / 2, h // 2 - side / 2), side, side, fill=False, ec="k", ls="--"))
-    ax.set_title(f"{title}\n{_ratio_text(erf)}", fontsize=8)
+    square = erf.ratios.get(SQUARE_SHARE)
+    if square is not None:
+        side = float(np.sqrt(square * h * w))
+        ax.add_patch(
+            Rectangle((w / 2 - side / 2, h / 2 - side / 2), side, side, fill=False, ec="white", ls="--", lw=1.5)
+        )
+    lines = [area_sentence(t, erf.ratios.get(t)) for t in (0.2, SQUARE_SHARE) if t in erf.ratios]
+    ax.set_title("\n".join([title, *lines]), fontsize=9)
     _bare(ax)
     return image
 
 
 def erf_pair(left: ERF, right: ERF, titles: Sequence[str] = ("baseline", "LSKA")) -> np.ndarray:
-    """Two ERF heatmaps on one colour scale, area ratios in the titles (dashed: the t = 0.5 square)."""
-    fig = _figure(9, 4.8)
+    """Two ERF heatmaps on one sequential colour scale (labelled bar), the areas in words in the titles, and a
+    legend for the dashed square (the smallest centred square holding half the gradient)."""
+    fig = _figure(9, 5.2)
     axes = fig.subplots(1, 2)
     image = None
     for ax, erf, title in zip(axes, (left, right), titles, strict=True):
         image = _erf_panel(ax, erf, f"{title} ({erf.images} image{'s' if erf.images != 1 else ''})")
-    fig.colorbar(image, ax=list(axes), shrink=0.8, label="log10(contribution + 1), scaled to max 1")
+    bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
+    bar.set_label(ERF_SCALE_LABEL, fontsize=9)
+    handle = Line2D([], [], color="0.3", ls="--", lw=1.5)
+    fig.legend(
+        [handle],
+        [f"dashed square: the smallest centred square holding {_percent(SQUARE_SHARE)} of the gradient"],
+        loc="outside lower center",
+        fontsize=9,
+        frameon=False,
+    )
     return _render(fig)
 
 
@@ -118,30 +144,48 @@ def erf_grid(erfs: dict[str, ERF]) -> np.ndarray:
     fig, axes = _panel_grid(len(erfs), 6, 2.6, 2.8)
     for ax, (title, erf) in zip(axes, erfs.items(), strict=True):
         ratio = erf.ratios.get(0.5)
-        ax.imshow(erf.heatmap, cmap="RdYlGn", vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(f"{title}\nr0.5={'—' if ratio is None else f'{ratio:.4f}'}", fontsize=8)
+        ax.imshow(erf.heatmap, cmap=ERF_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
+        where = "—" if ratio is None else _percent(ratio)
+        ax.set_title(f"{title}\nhalf the gradient in {where} of the image", fontsize=8)
         _bare(ax)
     return _render(fig)
 
 
-def stage_maps_figure(stages: list[tuple[str, np.ndarray]], image: np.ndarray | torch.Tensor | None) -> np.ndarray:
-    """One panel per stage map, overlaid on the image when it is given.
+STAGE_SCALE_LABEL = "mean |activation| over channels\n(each panel scaled: 0 = weakest, 1 = strongest)"
 
-    A non-square image is letterboxed first (grey bands, as the model saw it) so the maps line up with it.
+
+def stage_maps_figure(
+    stages: list[tuple[str, np.ndarray]],
+    image: np.ndarray | torch.Tensor | None,
+    titles: Sequence[str] | None = None,
+) -> np.ndarray:
+    """One panel per stage map, smoothly upsampled over the image when it is given, with one colour bar.
+
+    ``titles`` name the panels in words (default: the stage names); each panel also says its map's size in
+    cells. A non-square image is letterboxed first (grey bands, as the model saw it) so the maps line up.
     """
     if not stages:
         raise ValueError("stage_maps_figure needs at least one stage")
-    fig, axes = _panel_grid(len(stages), 4, 3.0, 3.1)
-    background = None if image is None else _letterboxed(_as_rgb(image))
-    for ax, (name, values) in zip(axes, stages, strict=True):
+    names = list(titles) if titles is not None else [name for name, _ in stages]
+    if len(names) != len(stages):
+        raise ValueError(f"{len(names)} titles for {len(stages)} stages")
+    fig, axes = _panel_grid(len(stages), 4, 3.0, 3.2)
+    # A grey picture under the map: the map's colours are then the only colours on the panel.
+    background = None if image is None else _letterboxed(_as_rgb(image)).mean(axis=2)
+    shown = None
+    for ax, (_, values), title in zip(axes, stages, names, strict=True):
         if background is not None:
             h, w = background.shape[:2]
-            ax.imshow(background)
-            ax.imshow(values, cmap="inferno", alpha=0.55, extent=(0, w, h, 0), interpolation="nearest")
+            ax.imshow(background, cmap="gray", vmin=0, vmax=255)
+            shown = ax.imshow(
+                values, cmap="inferno", vmin=0.0, vmax=1.0, alpha=0.6, extent=(0, w, h, 0), interpolation="bilinear"
+            )
         else:
-            ax.imshow(values, cmap="inferno", vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(f"{name} ({values.shape[0]}×{values.shape[1]})", fontsize=9)
+            shown = ax.imshow(values, cmap="inferno", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(f"{title}\n{values.shape[0]}×{values.shape[1]} cells", fontsize=9)
         _bare(ax)
+    bar = fig.colorbar(shown, ax=list(axes), shrink=0.6)
+    bar.set_label(STAGE_SCALE_LABEL, fontsize=9)
     return _render(fig)
 
 

@@ -119,15 +119,22 @@ class ErfResult:
     n_images: int
     imgsz: int
     note: str
+    warning: str = ""  # non-empty when a side is untrained: show it first, where it cannot be missed
+    caption: str = ""  # what the figure shows and what to conclude, one line
+    table: list[dict[str, Any]] = field(default_factory=list)  # the ratios with readable columns
 
 
 @dataclass
 class AttentionResult:
+    """``baseline_cam``/``variant_cam`` are None where the map is flat: ``captions`` then say why in words."""
+
     stages: np.ndarray | None
-    baseline_cam: np.ndarray
-    variant_cam: np.ndarray
+    baseline_cam: np.ndarray | None
+    variant_cam: np.ndarray | None
     note: str
     cams: dict[str, dict[str, Any]]
+    captions: dict[str, str] = field(default_factory=dict)  # "stages", "baseline", "variant"
+    warning: str = ""
 
 
 @dataclass
@@ -138,6 +145,8 @@ class CostResult:
     latency: dict[str, Any] | None
     imgsz: int
     note: str
+    nc: int = 80
+    label: str = ""  # "at 256 px, 4 classes (the zoo's models)": what the numbers are of
 
 
 @dataclass
@@ -235,16 +244,24 @@ class DemoService:
         n: Any = 8,
         layer_name: str = "insertion point",
         progress: Progress | None = None,
+        upload: ImageInput | None = None,
     ) -> ErfResult:
-        """Effective receptive fields of the baseline and the variant at the same layer, on one colour scale."""
-        from lska_demo import plots
+        """Effective receptive fields of the baseline and the variant at the same layer, on one colour scale.
+
+        The images: ``images`` (files) if any, else ``upload`` (the page's image) if given, else ``n``
+        benchmark images; the note says which. ``warning`` is set when a side is untrained.
+        """
+        from lska_demo import explain, plots
         from lska_demo.analysis.erf import compare_erf, erf_layers
 
         spec, source = VariantSpec(*check_variant(k, point, block)), self.models.check(source)
         n, images = check_count(n), check_images(images)
         layers = erf_layers(spec)
         layer_name = check_choice("layer", layer_name, list(layers))
-        pictures = [load_image(i) for i in images[:n]] if images else benchmark_images(n)
+        if images:
+            pictures = [load_image(i) for i in images[:n]]
+        else:
+            pictures = [load_image(upload)] if upload is not None else benchmark_images(n)
         base, variant = self.models.pair(source, spec)
         names = {"baseline": base.name, "variant": variant.name}
 
@@ -254,18 +271,27 @@ class DemoService:
 
         with base.use() as b, variant.use() as v:  # always baseline first: one lock order, no deadlock
             comparison = compare_erf(b, v, spec, layer_name, pictures, base.imgsz, progress=step)
-        index = comparison.layers
-        titles = (f"baseline · layer {index.baseline}", f"LSKA k={spec.k} at {spec.point} · layer {index.variant}")
-        note = (
-            f"{len(pictures)} image(s) at {base.imgsz} px, layer '{layer_name}'. Area ratio at t: the smallest centred "
-            "square holding a fraction t of the gradient mass, as a share of the image; larger means a wider "
-            "effective receptive field. A missing ratio means no square reached t."
+        index, rows = comparison.layers, comparison.ratio_rows()
+        titles = (
+            f"baseline {base.name} · layer {index.baseline}",
+            f"LSKA k={spec.k} at {spec.point} · layer {index.variant}",
         )
-        if not (base.trained and variant.trained):
-            note += " At least one side is randomly initialised: its ERF shows the architecture, not what it learned."
         figure = plots.erf_pair(comparison.baseline, comparison.variant, titles)
-        layer_pairs = {name: tuple(pair) for name, pair in layers.items()}
-        return ErfResult(figure, comparison.ratio_rows(), layer_name, layer_pairs, len(pictures), base.imgsz, note)
+        warning = explain.untrained_warning(
+            {"baseline": (base.name, base.trained), "LSKA": (variant.name, variant.trained)}, "receptive field"
+        )
+        caption = explain.erf_caption(rows)
+        details = [
+            explain.images_used(len(images[:n]) if images else 0, upload is not None, len(pictures)),
+            f"{len(pictures)} image(s) at {base.imgsz} px, layer '{layer_name}'. Area: the smallest centred square "
+            "holding that share of the gradient, as a share of the image (larger = wider field).",
+        ]
+        if base.trained and variant.trained and explain.ratios_alike(rows):
+            details.append(explain.why_alike(spec, index.variant, base.imgsz))
+        note = "\n\n".join(part for part in (warning, caption, *details) if part)
+        pairs = {name: tuple(pair) for name, pair in layers.items()}
+        table = explain.ratio_table(rows)
+        return ErfResult(figure, rows, layer_name, pairs, len(pictures), base.imgsz, note, warning, caption, table)
 
     # attention ---------------------------------------------------------------------------------------------
 
@@ -279,35 +305,54 @@ class DemoService:
         method: Any = "eigen",
         progress: Progress | None = None,
     ) -> AttentionResult:
-        """LSKA's stage maps in the variant, and a class activation map of each side."""
+        """LSKA's stage maps in the variant (panels titled in words), and a class activation map of each side.
+
+        Without an image, the first benchmark image is used and the note says so. A flat CAM comes back as
+        None with its reason as the caption, never as a flat picture.
+        """
         spec, source = VariantSpec(*check_variant(k, point, block)), self.models.check(source)
         method = check_method(method)
-        picture = load_image(require_image(image))
-        from lska_demo import plots
+        picture = load_image(image) if image is not None else benchmark_images(1)[0]
+        from lska_demo import explain, plots
         from lska_demo.analysis.attention import class_activation_map, stage_maps
+        from lska_demo.describe import stage_title
+        from lska_demo.yolo import lska_layers
 
         base, variant = self.models.pair(source, spec)
         _report(progress, 0.1, "LSKA stage maps")
         with variant.use() as model:
             stages = stage_maps(model, picture, variant.imgsz)
-        stages_figure = plots.stage_maps_figure(stages, picture)
+            gate = lska_layers(model)[0][1]
+            titles = [stage_title(name, getattr(gate, name, None)) for name, _ in stages]
+        captions = {"stages": explain.STAGE_CAPTION}
         cams, overlays = {}, {}
         for i, (role, side) in enumerate((("baseline", base), ("variant", variant))):
             _report(progress, 0.35 + 0.3 * i, f"{method} CAM of {side.name}")
             with side.use() as model:
                 cam = class_activation_map(model, picture, method=method, imgsz=side.imgsz)
-            overlays[role] = plots.cam_overlay(picture, cam)
+            overlays[role] = None if cam.flat else plots.cam_overlay(picture, cam)
+            caption = explain.cam_caption(cam.method, cam.layer, cam.detections)
+            captions[role] = f"No map: {cam.flat_reason}." if cam.flat else caption
             cams[role] = {"model": side.name, "method": cam.method, "layer": cam.layer, "note": cam.note}
-        notes = [f"{role.capitalize()} ({c['model']}): {c['note']}." for role, c in cams.items() if c.get("note")]
-        if not variant.trained:
-            notes.insert(
-                0, "The variant is randomly initialised: its stage maps show the kernels' shapes, not learning."
-            )
-        elif source != ZOO:
-            notes.insert(
-                0, "Identity graft: LSKA's 1x1 conv is zero with bias 1, so the gate passes features unchanged."
-            )
-        return AttentionResult(stages_figure, overlays["baseline"], overlays["variant"], "\n\n".join(notes), cams)
+            cams[role]["flat_reason"] = cam.flat_reason
+        warning = explain.untrained_warning(
+            {"baseline": (base.name, base.trained), "LSKA": (variant.name, variant.trained)}, "attention"
+        )
+        notes = [warning] if warning else []
+        if image is None:
+            notes.append("No image was uploaded above: showing the first held-out benchmark image.")
+        if variant.trained and source != ZOO:
+            notes.append("Identity graft: LSKA's 1x1 conv is zero with bias 1, so the gate passes features unchanged.")
+        notes += [f"{role.capitalize()} ({c['model']}): {c['note']}." for role, c in cams.items() if c.get("note")]
+        return AttentionResult(
+            plots.stage_maps_figure(stages, picture, titles),
+            overlays["baseline"],
+            overlays["variant"],
+            "\n\n".join(notes),
+            cams,
+            captions,
+            warning,
+        )
 
     # cost --------------------------------------------------------------------------------------------------
 
@@ -316,27 +361,58 @@ class DemoService:
         k: Any = 23,
         point: Any = "sppf",
         block: Any = "gate",
-        imgsz: Any = 640,
+        imgsz: Any = None,
         latency: bool = False,
         progress: Progress | None = None,
+        source: Any = ZOO,
     ) -> CostResult:
-        """Parameters, GFLOPs and per-layer deltas of YOLOv8n (80 classes) vs the variant; latency on request."""
+        """Parameters, GFLOPs and per-layer deltas of the source's YOLOv8n vs the variant; latency on request.
+
+        The models are built with the source's classes (the zoo: 4; yolov8n.pt: 80) and counted at ``imgsz``,
+        by default (None or 0) the size the source's models run at (the zoo: 256 px; yolov8n.pt: 640 px).
+        ``label`` says which; the tables have readable columns and layer names in words.
+        """
+        from lska_demo import explain
         from lska_demo.analysis.cost import cost_comparison
 
-        spec, imgsz = VariantSpec(*check_variant(k, point, block)), check_imgsz(imgsz)
+        k, point, block = check_variant(k, point, block)
+        nc, native, who = self._source_shape(self.models.check(source), VariantSpec(k, point, block))
+        spec = VariantSpec(k, point, block, nc=nc)
+        imgsz = native if imgsz in (None, 0, "0", "") else check_imgsz(imgsz)
         _report(progress, 0.1, "counting parameters and FLOPs" + (" and timing forward passes" if latency else ""))
         base, variant = self.models.architecture(spec.baseline()), self.models.architecture(spec)
         with base.use() as b, variant.use() as v:  # always baseline first: one lock order, no deadlock
             report = cost_comparison(b, v, imgsz, latency_repeats=10 if latency else 0, warmup=2)
         timing = report.get("latency")
+        own = f"as {who} run" if imgsz == native else f"{who} run at {native} px"
+        label = f"at {imgsz} px input, {nc} classes ({own})"
         note = (
-            f"YOLOv8n, 80 classes, {imgsz}x{imgsz} input. FLOPs count multiply-adds x 2 and include every tap of a "
-            "kernel wider than its feature map (padding), which is what the hardware runs."
+            f"YOLOv8n with {nc} classes, {imgsz}x{imgsz} input ({who} run at {native} px). FLOPs count "
+            "multiply-adds x 2 and include every tap of a kernel wider than its feature map (padding), which is "
+            f"what the hardware runs. {explain.KERNEL_EXPLANATION}"
         )
         if timing:
             note += " Latency: median of 10 CPU forward passes after 2 warm-ups, on whatever else this machine runs."
-        summary = _cost_summary(report, spec)
-        return CostResult(summary, rounded(report["layers"]), rounded(report["lska"]), timing, imgsz, note)
+        return CostResult(
+            _cost_summary(report, spec),
+            explain.layer_table(report["layers"], spec),
+            explain.lska_table(report["lska"], spec),
+            timing,
+            imgsz,
+            note,
+            nc,
+            label,
+        )
+
+    def _source_shape(self, source: str, spec: VariantSpec) -> tuple[int, int, str]:
+        """(classes, input size, who) of a source's models; the zoo's are known without loading anything."""
+        if source == ZOO:
+            from lska_demo.sources import ZOO_IMGSZ
+            from lska_demo.zoo import NC
+
+            return NC, ZOO_IMGSZ, "the zoo's models"
+        base, _ = self.models.pair(source, spec)
+        return int(base.model.yaml["nc"]), base.imgsz, f"the {source} models"
 
     # teach -------------------------------------------------------------------------------------------------
 

@@ -6,9 +6,33 @@ from typing import Any
 
 import gradio as gr
 
-from lska_demo.service import DemoService
+from lska_demo.service import AttentionResult, DemoService
 from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter
 from lska_demo.vocabulary import CAM_METHODS, choices
+
+EXPLANATION = (
+    "Uses the image uploaded above (or, without one, the first benchmark image). **Stage maps**: what each "
+    "convolution inside the variant's LSKA unit produces. **Class activation maps**: where each network's "
+    "features point to its detections."
+)
+
+
+def captions(result: AttentionResult) -> dict[str, str]:
+    """The words under each figure: its caption, or why there is no map (kept out of the API's outputs)."""
+    return {"warning": result.warning, **result.captions}
+
+
+def show_captions(words: dict[str, str] | None) -> tuple[Any, ...]:
+    """The captions into their Markdown boxes; a CAM with no map is hidden, its reason stays."""
+    words = words or {}
+    return (
+        words.get("warning", ""),
+        words.get("stages", ""),
+        words.get("baseline", ""),
+        words.get("variant", ""),
+        gr.Image(visible=not words.get("baseline", "").startswith("No map")),
+        gr.Image(visible=not words.get("variant", "").startswith("No map")),
+    )
 
 
 def build(service: DemoService, controls: Controls) -> None:
@@ -17,21 +41,36 @@ def build(service: DemoService, controls: Controls) -> None:
         image: Any, k: int, point: str, block: str, source: str, method: str, progress: gr.Progress = PROGRESS
     ) -> tuple[Any, ...]:
         result = service.attention(image, k, point, block, source, method, reporter(progress))
-        return result.stages, result.baseline_cam, result.variant_cam, result.note
+        note = "\n\n".join(part for part in result.note.split("\n\n") if part != result.warning)
+        return result.stages, result.baseline_cam, result.variant_cam, note, captions(result)
 
+    gr.Markdown(EXPLANATION)
     with gr.Row():
         method = gr.Radio(choices(CAM_METHODS), value="eigen", label="CAM method")
         button = gr.Button("Show attention", variant="primary")
+    warning = gr.Markdown()
     stages = gr.Image(show_label=False, label="LSKA stages in the variant (input, each conv, attention)", format="png")
+    stage_caption = gr.Markdown()
     with gr.Row():
-        base_cam = gr.Image(label="Baseline CAM", format="jpeg")
-        var_cam = gr.Image(label="LSKA CAM", format="jpeg")
+        with gr.Column():
+            base_cam = gr.Image(label="Baseline CAM", format="jpeg")
+            base_caption = gr.Markdown()
+        with gr.Column():
+            var_cam = gr.Image(label="LSKA CAM", format="jpeg")
+            var_caption = gr.Markdown()
     note = gr.Markdown()
+    words = gr.State({})
 
     button.click(
         run_attention,
         [controls.image, *controls.variant, controls.source, method],
-        [stages, base_cam, var_cam, note],
+        [stages, base_cam, var_cam, note, words],
         api_name="attention",
         **HEAVY,
+    ).then(
+        show_captions,
+        words,
+        [warning, stage_caption, base_caption, var_caption, base_cam, var_cam],
+        api_visibility="private",
+        queue=False,
     )

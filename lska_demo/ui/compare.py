@@ -72,8 +72,9 @@ def build(service: DemoService, controls: Controls) -> None:
         )
 
     @friendly
-    def brief_cost(k: int, point: str, block: str) -> pd.DataFrame:
-        return table(service.cost(k, point, block, 640, False).summary)
+    def brief_cost(k: int, point: str, block: str, source: str) -> Any:
+        result = service.cost(k, point, block, None, False, source=source)  # the size and classes they run at
+        return gr.Dataframe(value=table(result.summary), label=f"Cost {result.label}")
 
     button = gr.Button("Compare baseline and LSKA", variant="primary", elem_id="compare-btn")
     with gr.Row(equal_height=False):
@@ -85,7 +86,7 @@ def build(service: DemoService, controls: Controls) -> None:
             var_md, var_panel, var_img, var_tab = _side("YOLOv8n + LSKA", "LSKA", "variant-panel", "variant-out")
     note = gr.Markdown()
     cost_brief = gr.Dataframe(
-        headers=["model", "params", "GFLOPs"], label="Cost at 640 px (80 classes)", elem_id="cost-brief"
+        headers=["model", "params", "GFLOPs"], label="Cost of the two models", elem_id="cost-brief"
     )
     with gr.Accordion("Raw result (JSON)", open=False):
         raw = gr.JSON()
@@ -98,5 +99,5 @@ def build(service: DemoService, controls: Controls) -> None:
         api_name="compare",
         **HEAVY,
     ).success(show_panels, [raw], [base_panel, var_panel], api_visibility="private", queue=False).success(
-        brief_cost, c.variant, [cost_brief], api_visibility="private", **HEAVY
+        brief_cost, [*c.variant, c.source], [cost_brief], api_visibility="private", **HEAVY
     )

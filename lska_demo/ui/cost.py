@@ -9,24 +9,43 @@ import gradio as gr
 from lska_demo.service import DemoService
 from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, table
 
-INPUT_SIZES = [256, 320, 480, 640, 960, 1280]
+# 0: the size the chosen models run at (the zoo: 256 px; yolov8n.pt: 640 px).
+INPUT_SIZES: list[tuple[str, int]] = [("the models' own size", 0)] + [
+    (f"{size} px", size) for size in (256, 320, 480, 640, 960, 1280)
+]
 
 
 def build(service: DemoService, controls: Controls) -> None:
     @friendly
     def run_cost(
-        k: int, point: str, block: str, imgsz: int, latency: bool, progress: gr.Progress = PROGRESS
+        k: int,
+        point: str,
+        block: str,
+        imgsz: int,
+        latency: bool,
+        source: str | None = None,
+        progress: gr.Progress = PROGRESS,
     ) -> tuple[Any, ...]:
-        result = service.cost(k, point, block, imgsz, latency, reporter(progress))
-        return table(result.summary), table(result.layers), table(result.lska), result.note
+        chosen = source or service.sources[0]
+        result = service.cost(k, point, block, imgsz, latency, reporter(progress), source=chosen)
+        summary = gr.Dataframe(value=table(result.summary), label=f"Parameters, GFLOPs, latency {result.label}")
+        return summary, table(result.layers), table(result.lska), result.note
 
+    gr.Markdown("Counts for the models chosen above, with their classes; the input size can be changed.")
     with gr.Row():
-        imgsz = gr.Dropdown(INPUT_SIZES, value=640, label="Input size")
+        imgsz = gr.Dropdown(INPUT_SIZES, value=0, label="Input size")
         latency = gr.Checkbox(value=False, label="Measure latency (about 10 s)")
         button = gr.Button("Count", variant="primary")
-    summary = gr.Dataframe(label="Parameters, GFLOPs, latency", elem_id="cost-summary")
+    summary = gr.Dataframe(label="Parameters, GFLOPs, latency", elem_id="cost-summary", wrap=True)
     note = gr.Markdown()
-    lska = gr.Dataframe(label="Each LSKA unit")
-    layers = gr.Dataframe(label="Per-layer delta", max_height=360)
+    lska = gr.Dataframe(label="Each LSKA unit", elem_id="cost-lska", wrap=True)
+    with gr.Accordion("Per-layer cost of the variant beside the baseline (Δ = change)", open=False):
+        layers = gr.Dataframe(label="Per-layer cost", max_height=360, elem_id="cost-layers", wrap=True)
 
-    button.click(run_cost, [*controls.variant, imgsz, latency], [summary, layers, lska, note], api_name="cost", **HEAVY)
+    button.click(
+        run_cost,
+        [*controls.variant, imgsz, latency, controls.source],
+        [summary, layers, lska, note],
+        api_name="cost",
+        **HEAVY,
+    )

@@ -6,13 +6,13 @@ from typing import Any
 
 import gradio as gr
 
-from lska_demo.service import MAX_ERF_IMAGES, DemoService, rounded
+from lska_demo.service import MAX_ERF_IMAGES, DemoService
 from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, table
 
 EXPLANATION = (
-    "Effective receptive field (Ding et al., RepLKNet 2022): the gradient of the centre activation of a layer "
-    "with respect to the input, averaged over images. Both maps share one colour scale. Leave the files empty "
-    "to use held-out benchmark images."
+    "**Effective receptive field** (Ding et al., RepLKNet 2022): how much each input pixel moves the centre "
+    "cell of a layer (the gradient), averaged over images; both maps share one colour scale. It uses the files "
+    "below if any, else the image uploaded above, else held-out benchmark images."
 )
 
 
@@ -26,10 +26,12 @@ def build(service: DemoService, controls: Controls) -> None:
         source: str,
         n: int,
         layer: str,
+        upload: Any = None,
         progress: gr.Progress = PROGRESS,
     ) -> tuple[Any, ...]:
-        result = service.erf(files or None, k, point, block, source, n, layer, reporter(progress))
-        return result.figure, table(rounded(result.ratios)), result.note
+        result = service.erf(files or None, k, point, block, source, n, layer, reporter(progress), upload=upload)
+        shown = "\n\n".join(part for part in result.note.split("\n\n") if part != result.warning)
+        return result.figure, table(result.table), shown, result.warning
 
     @friendly
     def on_point(k: int, point: str, block: str) -> tuple[str, Any]:
@@ -40,20 +42,27 @@ def build(service: DemoService, controls: Controls) -> None:
     with gr.Row():
         files = gr.File(file_count="multiple", file_types=["image"], label=f"Images (optional, up to {MAX_ERF_IMAGES})")
         with gr.Column():
-            n = gr.Slider(1, MAX_ERF_IMAGES, value=4, step=1, label="Number of images")
-            layer = gr.Dropdown(service.layer_names(), value="insertion point", label="Layer")
+            n = gr.Slider(1, MAX_ERF_IMAGES, value=4, step=1, label="Number of benchmark images (when none is given)")
+            layer = gr.Dropdown(
+                service.layer_names(),
+                value="insertion point",
+                label="Layer",
+                info="insertion point: where LSKA reads its input; end of backbone: SPPF's output",
+            )
             button = gr.Button("Compute receptive fields", variant="primary")
-    figure = gr.Image(show_label=False, label="Baseline vs LSKA", format="png")
-    ratios = gr.Dataframe(label="Area ratios (larger = wider field)")
-    note = gr.Markdown()
+    warning = gr.Markdown(elem_id="erf-warning")
+    figure = gr.Image(show_label=False, label="Baseline vs LSKA", format="png", elem_id="erf-figure")
+    note = gr.Markdown(elem_id="erf-note")
+    ratios = gr.Dataframe(label="Area holding each share of the gradient (larger = wider field)", wrap=True)
+    warning_text = gr.State("")
 
     # The layers on offer depend on the insertion point, so this tab follows it; the header's diagram rides
     # along on the same event (one API call, "diagram", answers both).
     controls.point.change(on_point, controls.variant, [controls.diagram, layer], api_name="diagram")
     button.click(
         run_erf,
-        [files, *controls.variant, controls.source, n, layer],
-        [figure, ratios, note],
+        [files, *controls.variant, controls.source, n, layer, controls.image],
+        [figure, ratios, note, warning_text],
         api_name="erf",
         **HEAVY,
-    )
+    ).then(lambda text: text, warning_text, warning, api_visibility="private", queue=False)

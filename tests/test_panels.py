@@ -1,0 +1,140 @@
+"""Issue 12, the analysis panels: what the ERF, Attention and Cost tabs tell a visitor, through the service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lska_demo import explain, plots
+from lska_demo.analysis.erf import ERF
+from lska_demo.describe import layer_labels, stage_title
+from lska_demo.service import ZOO, DemoService, ServiceOptions, benchmark_images
+from lska_demo.ui.attention import show_captions
+from lska_demo.yolo import VariantSpec, build_model, lska_layers
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def service(fake_zoo: Path) -> DemoService:
+    return DemoService(ServiceOptions(weights_dir=fake_zoo))
+
+
+@pytest.fixture(scope="module")
+def picture() -> np.ndarray:
+    return benchmark_images(1)[0]
+
+
+# --- receptive field --------------------------------------------------------------------------------------
+
+
+def test_erf_warns_first_when_a_side_is_untrained(service: DemoService) -> None:
+    result = service.erf(None, 41, "sppf", "gate", ZOO, n=1)  # the fake zoo has no k=41 model
+    assert result.warning.startswith("> ⚠️") and "nothing about LSKA" in result.warning
+    assert result.note.startswith(result.warning) and "LSKA (" in result.warning
+    assert "What this shows" in result.caption and "What to conclude" in result.caption
+
+
+def test_erf_uses_the_uploaded_image_and_says_so(service: DemoService, picture: np.ndarray) -> None:
+    result = service.erf(None, 23, "sppf", "gate", ZOO, n=4, upload=picture)
+    assert result.n_images == 1 and "uploaded above" in result.note
+    assert not result.warning  # both fake-zoo sides are marked trained
+    default = service.erf(None, 23, "sppf", "gate", ZOO, n=1)
+    assert "benchmark image" in default.note
+    assert all("_" not in column for column in result.table[0])
+    assert result.table[0]["share of the gradient"] == "20 %"
+
+
+def test_alike_maps_are_explained_by_the_map_size() -> None:
+    rows = [{"threshold": 0.5, "baseline": 0.10, "variant": 0.11}]
+    assert explain.ratios_alike(rows)
+    assert not explain.ratios_alike([{"threshold": 0.5, "baseline": 0.01, "variant": 0.07}])
+    why = explain.why_alike(VariantSpec(k=23, point="sppf"), 9, 256)
+    assert "8×8" in why and "SPPF" in why and "32 px" in why
+    wide = explain.why_alike(VariantSpec(k=23, point="neck"), 17, 640)  # P3 at 640 px: 80x80, no SPPF clause
+    assert "80×80" in wide and "SPPF" not in wide
+
+
+def test_erf_figure_titles_in_words() -> None:
+    assert plots.area_sentence(0.2, 0.031) == "area holding 20 % of the gradient: 3.1 % of the image"
+    assert "no centred square" in plots.area_sentence(0.99, None)
+    heat = np.outer(np.hanning(32), np.hanning(32))
+    erf = ERF(heatmap=heat / heat.max(), contribution=heat, ratios={0.2: 0.03, 0.5: 0.1, 0.99: None}, images=1)
+    figure = plots.erf_pair(erf, erf)
+    assert figure.ndim == 3 and figure.dtype == np.uint8
+
+
+# --- attention --------------------------------------------------------------------------------------------
+
+
+def test_stage_titles_are_words() -> None:
+    gate = lska_layers(build_model(VariantSpec(k=53, point="sppf")))[0][1]
+    titles = [stage_title(name, getattr(gate, name)) for name in gate.stage_names]
+    assert titles == [
+        "after 1×5 (conv0h)",
+        "after 5×1 (conv0v)",
+        "after dilated 1×17 (conv_spatial_h)",
+        "after dilated 17×1 (conv_spatial_v)",
+        "gate = 1×1 channel mix (conv1)",
+    ]
+    assert stage_title("output", None) == "output = input × gate"
+
+
+def test_flat_cam_is_text_not_a_picture(service: DemoService, picture: np.ndarray) -> None:
+    # Random weights with Ultralytics' bias init detect nothing: Grad-CAM has no score to explain.
+    result = service.attention(picture, 23, "sppf", "gate", ZOO, "grad")
+    assert result.baseline_cam is None and result.variant_cam is None
+    assert result.captions["baseline"].startswith("No map: nothing was detected")
+    assert result.cams["baseline"]["flat_reason"]
+    shown = show_captions({"warning": "", **result.captions})
+    assert shown[2].startswith("No map") and shown[4].visible is False
+    assert result.stages is not None and "What this shows" in result.captions["stages"]
+
+
+def test_attention_without_an_image_uses_a_benchmark_image(service: DemoService) -> None:
+    result = service.attention(None, 23, "sppf", "gate", ZOO, "eigen")
+    assert "benchmark image" in result.note and result.stages is not None
+    if result.baseline_cam is not None:
+        assert result.captions["baseline"].startswith("EigenCAM on layer")
+
+
+# --- cost -------------------------------------------------------------------------------------------------
+
+
+def test_cost_is_labelled_with_the_models_size_and_classes(service: DemoService) -> None:
+    result = service.cost(23, "sppf", "gate")
+    assert result.imgsz == 256 and result.nc == 4
+    assert "256 px" in result.label and "4 classes" in result.label and "4 classes" in result.note
+    resized = service.cost(23, "sppf", "gate", 320)
+    assert "320 px" in resized.label and "run at 256 px" in resized.label
+    assert resized.summary[0]["params"] == result.summary[0]["params"]  # same classes, same weights
+
+
+def test_cost_tables_are_readable(service: DemoService) -> None:
+    result = service.cost(53, "sppf", "gate", 256)
+    for rows in (result.summary, result.lska, result.layers):
+        assert all("_" not in column for column in rows[0])
+    unit = result.lska[0]
+    assert unit["LSKA unit"] == "9 LSKA gate (backbone P5)"
+    assert unit["1-D kernels"] == "1×5, 5×1, 1×17, 17×1 (dilation 3)"
+    assert unit["kernel wider than map"].startswith("yes")  # 53 > 8 cells at 256 px
+    assert "1×a then a×1" in result.note
+    names = [row["layer (variant)"] for row in result.layers]
+    assert names[8] == "8 C2f (backbone P5)" and names[9] == "9 LSKA gate (backbone P5)"
+    assert result.layers[9]["baseline layer"] == "new" and result.layers[9]["Δ parameters"] > 0
+
+
+def test_layer_labels_follow_the_table() -> None:
+    labels = layer_labels(VariantSpec(k=23, point="head"))
+    assert labels[16] == "16 LSKA gate (neck P3)" and labels[-1].startswith("25 Detect")
+    assert "C2f with LSKA" in layer_labels(VariantSpec(k=23, point="residual"))[2]

@@ -31,13 +31,13 @@ def untrained_warning(sides: dict[str, tuple[str, bool]], what: str) -> str:
     )
 
 
-def images_used(files: int, upload: bool, benchmark: int) -> str:
+def images_used(files: int, upload: bool, count: int) -> str:
     """Which images an ERF was averaged over, in words."""
     if files:
-        return f"Averaged over your {files} uploaded file(s)."
+        return f"{count} image(s): your files above."
     if upload:
-        return "Computed on the image uploaded above (1 image)."
-    return f"Averaged over {benchmark} held-out benchmark image(s) (upload an image above to use it instead)."
+        return "1 image: the one uploaded at the top of the page."
+    return f"{count} image(s): held-out benchmark images (upload an image at the top to use yours)."
 
 
 def ratios_alike(rows: list[dict[str, Any]], tolerance: float = ALIKE_TOLERANCE) -> bool:
@@ -112,7 +112,7 @@ def cam_caption(method: str, layer: int, detections: int) -> str:
     """A one-line caption for a class activation map."""
     what = "which places raise the detected boxes' scores" if method == "grad" else "the features' main pattern"
     name = "Grad-CAM" if method == "grad" else "EigenCAM"
-    return f"{name} on layer {layer}: red = {what}, blue = none; {detections} box(es) detected."
+    return f"{name} on layer {layer}: red = {what}, blue = weakest; {detections} box(es) detected."
 
 
 def kernel_text(lengths: list[int], k: int) -> str:

@@ -283,8 +283,8 @@ class DemoService:
         caption = explain.erf_caption(rows)
         details = [
             explain.images_used(len(images[:n]) if images else 0, upload is not None, len(pictures)),
-            f"{len(pictures)} image(s) at {base.imgsz} px, layer '{layer_name}'. Area: the smallest centred square "
-            "holding that share of the gradient, as a share of the image (larger = wider field).",
+            f"At {base.imgsz} px, layer '{layer_name}'. Area: the smallest centred square holding that share of "
+            "the gradient, as a share of the image (larger = wider field).",
         ]
         if base.trained and variant.trained and explain.ratios_alike(rows):
             details.append(explain.why_alike(spec, index.variant, base.imgsz))

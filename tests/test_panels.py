@@ -47,7 +47,7 @@ def test_erf_warns_first_when_a_side_is_untrained(service: DemoService) -> None:
 
 def test_erf_uses_the_uploaded_image_and_says_so(service: DemoService, picture: np.ndarray) -> None:
     result = service.erf(None, 23, "sppf", "gate", ZOO, n=4, upload=picture)
-    assert result.n_images == 1 and "uploaded above" in result.note
+    assert result.n_images == 1 and "1 image: the one uploaded" in result.note
     assert not result.warning  # both fake-zoo sides are marked trained
     default = service.erf(None, 23, "sppf", "gate", ZOO, n=1)
     assert "benchmark image" in default.note

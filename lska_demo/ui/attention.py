@@ -50,7 +50,7 @@ def build(service: DemoService, controls: Controls) -> None:
         button = gr.Button("Show attention", variant="primary")
     warning = gr.Markdown()
     stages = gr.Image(show_label=False, label="LSKA stages in the variant (input, each conv, attention)", format="png")
-    stage_caption = gr.Markdown()
+    stage_caption = gr.Markdown(elem_id="attention-stage-caption")
     with gr.Row():
         with gr.Column():
             base_cam = gr.Image(label="Baseline CAM", format="jpeg")

@@ -10,7 +10,7 @@ from lska_demo.service import DemoService
 from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, table
 
 # 0: the size the chosen models run at (the zoo: 256 px; yolov8n.pt: 640 px).
-INPUT_SIZES: list[tuple[str, int]] = [("the models' own size", 0)] + [
+INPUT_SIZES: list[tuple[str, int]] = [("models' size", 0)] + [
     (f"{size} px", size) for size in (256, 320, 480, 640, 960, 1280)
 ]
 
@@ -31,7 +31,10 @@ def build(service: DemoService, controls: Controls) -> None:
         summary = gr.Dataframe(value=table(result.summary), label=f"Parameters, GFLOPs, latency {result.label}")
         return summary, table(result.layers), table(result.lska), result.note
 
-    gr.Markdown("Counts for the models chosen above, with their classes; the input size can be changed.")
+    gr.Markdown(
+        "Counts for the models chosen above, with their classes, at the size they run at (or the size you pick). "
+        "On a narrow screen, wide tables scroll sideways inside their frame."
+    )
     with gr.Row():
         imgsz = gr.Dropdown(INPUT_SIZES, value=0, label="Input size")
         latency = gr.Checkbox(value=False, label="Measure latency (about 10 s)")

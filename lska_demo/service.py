@@ -548,7 +548,7 @@ def _cost_summary(report: dict[str, Any], spec: VariantSpec) -> list[dict[str, A
     timing = report.get("latency")
     summary = []
     for role, name in (("baseline", "YOLOv8n"), ("variant", f"YOLOv8n + LSKA k={spec.k} at {spec.point}")):
-        row = {"model": name, "params": report[role]["params"], "GFLOPs": round(report[role]["gflops"], 3)}
+        row = {"model": name, "params": report[role]["params"], "GFLOPs": round(report[role]["gflops"], 4)}
         if timing:
             row["latency median ms"] = round(timing[role]["median_ms"], 1)
             row["latency IQR ms"] = round(timing[role]["iqr_ms"], 1)
@@ -558,7 +558,7 @@ def _cost_summary(report: dict[str, Any], spec: VariantSpec) -> list[dict[str, A
         {
             "model": "difference",
             "params": f"{delta['params']:+d} ({delta['params_pct']:+.2f} %)",
-            "GFLOPs": f"{delta['gflops']:+.3f} ({delta['gflops_pct']:+.2f} %)",
+            "GFLOPs": f"{delta['gflops']:+.4f} ({delta['gflops_pct']:+.2f} %)",
             **({"latency median ms": f"x{timing['ratio']:.3f}", "latency IQR ms": ""} if timing else {}),
         }
     )

@@ -28,8 +28,7 @@ def build(service: DemoService, controls: Controls) -> None:
     ) -> tuple[Any, ...]:
         chosen = source or service.sources[0]
         result = service.cost(k, point, block, imgsz, latency, reporter(progress), source=chosen)
-        summary = gr.Dataframe(value=table(result.summary), label=f"Parameters, GFLOPs, latency {result.label}")
-        return summary, table(result.layers), table(result.lska), result.note
+        return table(result.summary), table(result.layers), table(result.lska), result.note, result.label
 
     gr.Markdown(
         "Counts for the models chosen above, with their classes, at the size they run at (or the size you pick). "
@@ -45,10 +44,17 @@ def build(service: DemoService, controls: Controls) -> None:
     with gr.Accordion("Per-layer cost of the variant beside the baseline (Δ = change)", open=False):
         layers = gr.Dataframe(label="Per-layer cost", max_height=360, elem_id="cost-layers", wrap=True)
 
+    label = gr.State("")  # what the numbers are of: kept out of the API's outputs, shown as the table's label
     button.click(
         run_cost,
         [*controls.variant, imgsz, latency, controls.source],
-        [summary, layers, lska, note],
+        [summary, layers, lska, note, label],
         api_name="cost",
         **HEAVY,
+    ).then(
+        lambda text: gr.Dataframe(label=f"Parameters, GFLOPs, latency {text}"),
+        label,
+        summary,
+        api_visibility="private",
+        queue=False,
     )

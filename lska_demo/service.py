@@ -322,9 +322,10 @@ class DemoService:
         _report(progress, 0.1, "LSKA stage maps")
         with variant.use() as model:
             stages = stage_maps(model, picture, variant.imgsz)
-            gate = lska_layers(model)[0][1]
-            titles = [stage_title(name, getattr(gate, name, None)) for name, _ in stages]
-        captions = {"stages": explain.STAGE_CAPTION}
+            units = lska_layers(model)
+            titles = [stage_title(name, getattr(units[0][1], name, None)) for name, _ in stages]
+        which = "" if len(units) == 1 else f" Shown: the first of {len(units)} LSKA units ({units[0][0]})."
+        captions = {"stages": explain.STAGE_CAPTION + which}
         cams, overlays = {}, {}
         for i, (role, side) in enumerate((("baseline", base), ("variant", variant))):
             _report(progress, 0.35 + 0.3 * i, f"{method} CAM of {side.name}")

@@ -99,7 +99,7 @@ def _erf_panel(ax: Axes, erf: ERF, title: str) -> Any:
             Rectangle((w / 2 - side / 2, h / 2 - side / 2), side, side, fill=False, ec="white", ls="--", lw=1.5)
         )
     lines = [area_sentence(t, erf.ratios.get(t)) for t in (0.2, SQUARE_SHARE) if t in erf.ratios]
-    ax.set_title("\n".join([title, *lines]), fontsize=9)
+    ax.set_title("\n".join([title, *lines]), fontsize=11)
     _bare(ax)
     return image
 
@@ -107,19 +107,19 @@ def _erf_panel(ax: Axes, erf: ERF, title: str) -> Any:
 def erf_pair(left: ERF, right: ERF, titles: Sequence[str] = ("baseline", "LSKA")) -> np.ndarray:
     """Two ERF heatmaps on one sequential colour scale (labelled bar), the areas in words in the titles, and a
     legend for the dashed square (the smallest centred square holding half the gradient)."""
-    fig = _figure(9, 5.2)
+    fig = _figure(10, 5.8)
     axes = fig.subplots(1, 2)
     image = None
     for ax, erf, title in zip(axes, (left, right), titles, strict=True):
         image = _erf_panel(ax, erf, f"{title} ({erf.images} image{'s' if erf.images != 1 else ''})")
     bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
-    bar.set_label(ERF_SCALE_LABEL, fontsize=9)
+    bar.set_label(ERF_SCALE_LABEL, fontsize=11)
     handle = Line2D([], [], color="0.3", ls="--", lw=1.5)
     fig.legend(
         [handle],
         [f"dashed square: the smallest centred square holding {_percent(SQUARE_SHARE)} of the gradient"],
         loc="outside lower center",
-        fontsize=9,
+        fontsize=11,
         frameon=False,
     )
     return _render(fig)
@@ -182,7 +182,7 @@ def stage_maps_figure(
             )
         else:
             shown = ax.imshow(values, cmap="inferno", vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(f"{title}\n{values.shape[0]}×{values.shape[1]} cells", fontsize=9)
+        ax.set_title(f"{title}\n{values.shape[0]}×{values.shape[1]} cells", fontsize=10)
         _bare(ax)
     bar = fig.colorbar(shown, ax=list(axes), shrink=0.6)
     bar.set_label(STAGE_SCALE_LABEL, fontsize=9)

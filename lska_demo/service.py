@@ -17,6 +17,7 @@ import numpy as np
 from lska_demo.cache import LoadedModel, ModelCache
 from lska_demo.detect import detect
 from lska_demo.export_box import OnnxExport
+from lska_demo.domain import DomainNote, domain_note
 from lska_demo.images import MAX_FILE_BYTES, Letterboxed, example_images, letterbox, load_image
 from lska_demo.inputs import (
     MAX_ERF_IMAGES,
@@ -35,7 +36,7 @@ from lska_demo.inputs import (
 )
 from lska_demo.kernels import PAPER_KERNEL_SIZES
 from lska_demo.render import draw_detections, yolo_diagram
-from lska_demo.sources import PRETRAINED, ZOO, ModelSources, ServiceOptions, source_label
+from lska_demo.sources import PRETRAINED, ZOO, ModelSources, Readiness, ServiceOptions
 from lska_demo.teaching import pipelines_html, python_snippet, teaching_text, weights_table
 from lska_demo.yolo import VariantSpec, export_yaml
 from lska_demo.zoo import ZooError
@@ -54,8 +55,11 @@ __all__ = [  # what the UI and the CLI may use, the re-exported limits and names
     "CompareResult",
     "CostResult",
     "DemoService",
+    "DomainNote",
     "ErfResult",
     "OnnxExport",
+    "PairStatus",
+    "Readiness",
     "ServiceOptions",
     "SideResult",
     "TeachResult",
@@ -82,6 +86,7 @@ class SideResult:
     detections: list[dict[str, Any]] = field(default_factory=list)
     inference_ms: float | None = None
     metrics: dict[str, Any] | None = None
+    empty_reason: str = ""  # why a trained side found nothing, for the visitor
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,14 +105,29 @@ class CompareResult:
     variant: SideResult
     imgsz: int
     note: str = ""
+    domain: DomainNote | None = None  # does the image look like the zoo's benchmark (None: not asked)
 
     def to_dict(self) -> dict[str, Any]:
+        domain = (
+            None if self.domain is None else {"is_benchmark": self.domain.is_benchmark, "reason": self.domain.reason}
+        )
         return {
             "imgsz": self.imgsz,
             "baseline": self.baseline.to_dict(),
             "variant": self.variant.to_dict(),
             "note": self.note,
+            "domain": domain,
         }
+
+
+@dataclass(frozen=True)
+class PairStatus:
+    """Trained or not, for both sides of a choice, known before any model loads; ``banner`` is the warning a
+    visitor must not miss when the two sides differ (or are both untrained), empty when both are trained."""
+
+    baseline: Readiness
+    variant: Readiness
+    banner: str
 
 
 @dataclass
@@ -185,12 +205,33 @@ class DemoService:
         return self.models.cache
 
     def source_choices(self) -> list[tuple[str, str]]:
-        """(label, name) of every model source."""
-        return [(source_label(s), s) for s in self.sources]
+        """(label, name) of every model source; an unavailable ``yolov8n.pt`` is labelled so."""
+        return [(self.models.label(s), s) for s in self.sources]
+
+    def source_reason(self, source: Any) -> str:
+        """One sentence about a source for a visitor (never a path or a setting)."""
+        return self.models.pretrained.visitor_reason if self.models.check(source) == PRETRAINED else ""
 
     def examples(self) -> list[str]:
         """The example images' paths: benchmark test images, then photos."""
         return [str(p) for p in example_images().values()]
+
+    def example_groups(self) -> dict[str, list[str]]:
+        """The example images split into "benchmark" (what the zoo was trained on) and "photo"."""
+        groups: dict[str, list[str]] = {"benchmark": [], "photo": []}
+        for name, path in example_images().items():
+            groups["benchmark" if name.startswith("benchmark") else "photo"].append(str(path))
+        return groups
+
+    def status(self, k: Any = 23, point: Any = "sppf", block: Any = "gate", source: Any = ZOO) -> PairStatus:
+        """Whether each side of this choice is trained, from the manifest alone (cheap: no model loads)."""
+        spec, source = VariantSpec(*check_variant(k, point, block)), self.models.check(source)
+        base, variant = self.models.readiness(source, spec)
+        return PairStatus(base, variant, _pair_banner(base.trained, variant.trained))
+
+    def image_domain(self, image: ImageInput) -> DomainNote:
+        """Whether the image looks like a benchmark image, and what a visitor should know if it does not."""
+        return domain_note(load_image(require_image(image)))
 
     def layer_names(self, k: Any = 23, point: Any = "sppf", block: Any = "gate") -> list[str]:
         """The layers the receptive field can be computed at, for this variant."""
@@ -225,12 +266,15 @@ class DemoService:
         picture = load_image(require_image(image))
         _report(progress, 0.1, "loading models")
         base, variant = self.models.pair(source, spec)
+        domain = domain_note(picture) if source == ZOO else None
         sides: list[SideResult] = []
         letterboxed: dict[int, Letterboxed] = {}
         for i, side in enumerate((base, variant)):
             _report(progress, 0.3 + 0.35 * i, f"detecting with {side.name}")
             sides.append(_detect_side(side, picture, conf, iou, letterboxed))
-        return CompareResult(sides[0], sides[1], base.imgsz, _compare_note(source, sides[0], sides[1]))
+            sides[-1].empty_reason = _empty_reason(sides[-1], conf, domain)
+        note = _compare_note(source, sides[0], sides[1], domain)
+        return CompareResult(sides[0], sides[1], base.imgsz, note, domain)
 
     # receptive field ---------------------------------------------------------------------------------------
 
@@ -533,15 +577,49 @@ def _detect_side(
     )
 
 
-def _compare_note(source: str, base: SideResult, variant: SideResult) -> str:
-    if source == ZOO and base.trained and variant.trained:
+def _pair_banner(base_trained: bool, variant_trained: bool) -> str:
+    """The warning for a pair whose sides differ in training, or that has no trained side at all."""
+    if base_trained and variant_trained:
+        return ""
+    if not (base_trained or variant_trained):
         return (
+            "Neither side is trained: both are randomly initialised networks. No detections; receptive fields and "
+            "attention show the architectures, not anything learned."
+        )
+    untrained = "LSKA side" if base_trained else "baseline"
+    return (
+        f"Not a fair comparison: the {untrained} is untrained (random weights) while the other side is trained. "
+        "Differences between them come from training, not from LSKA. Pick a choice marked trained on both sides "
+        "(the Zoo tab lists them)."
+    )
+
+
+def _empty_reason(side: SideResult, conf: float, domain: DomainNote | None) -> str:
+    """Why a trained side found nothing; empty where it found something or is untrained."""
+    if not side.trained or side.detections:
+        return ""
+    reason = f"Nothing scored above the confidence threshold ({conf:.2f})."
+    if domain is not None and not domain.is_benchmark:
+        return f"{reason} The zoo's models know only four synthetic shapes, so on this image that means nothing."
+    if domain is not None:
+        return f"{reason} Lower the threshold to see the model's weaker guesses."
+    return f"{reason} This model knows the 80 COCO classes; lower the threshold to see weaker guesses."
+
+
+def _compare_note(source: str, base: SideResult, variant: SideResult, domain: DomainNote | None) -> str:
+    lines = [] if domain is None or domain.is_benchmark else [f"**{domain.reason}** {domain.advice}"]
+    if source == ZOO and base.trained and variant.trained:
+        lines.append(
             "Both models were fine-tuned from the same scratch baseline with the same recipe and seed; only LSKA "
             "differs. One image is an anecdote: the zoo's test-set metrics are the evidence."
         )
-    if source != ZOO and variant.trained:
-        return "The LSKA side is an identity-initialised graft: its detections equal the baseline's by construction."
-    return "At least one side has no trained weights: it shows no detections, only its status."
+    elif source != ZOO and variant.trained:
+        lines.append(
+            "The LSKA side is an identity-initialised graft: its detections equal the baseline's by construction."
+        )
+    else:
+        lines.append(_pair_banner(base.trained, variant.trained))
+    return "\n\n".join(lines)
 
 
 def _cost_summary(report: dict[str, Any], spec: VariantSpec) -> list[dict[str, Any]]:

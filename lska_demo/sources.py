@@ -13,12 +13,15 @@ and CAM/ERF hooks are per model.
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lska_demo.cache import LoadedModel, ModelCache
 from lska_demo.inputs import check_choice
+from lska_demo.online import SourceAvailability, pretrained_availability
 from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.yolo import VariantSpec, build_model, graft, spec_of
 
@@ -28,6 +31,17 @@ CHECKPOINT_PREFIX = "checkpoint:"
 ZOO_IMGSZ = 256  # the zoo is trained and evaluated at 256 px (the benchmark's image size)
 PRETRAINED_IMGSZ = 640
 SOURCE_LABELS = {ZOO: "benchmark zoo (4 shapes, trained)", PRETRAINED: "yolov8n.pt (COCO) + identity LSKA graft"}
+UNAVAILABLE_LABEL = "yolov8n.pt (COCO): unavailable on this server"
+UNTRAINED_EFFECT = "a randomly initialised network: no detections; cost, receptive field and attention still work"
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether one side of a comparison has trained weights, and a sentence saying which or why not."""
+
+    trained: bool
+    text: str
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,52 @@ class ModelSources:
 
     def check(self, source: Any) -> str:
         return check_choice("model source", source, self.names)
+
+    @functools.cached_property
+    def pretrained(self) -> SourceAvailability:
+        """Whether ``yolov8n.pt`` can load here, asked once (a network probe of a few seconds at most); the
+        operator's detail (paths, settings) goes to the log, visitors read ``visitor_reason`` only."""
+        availability = pretrained_availability(PRETRAINED, folder=self.options.weights_dir)
+        LOG.log(logging.INFO if availability.available else logging.WARNING, "%s", availability.operator_detail)
+        return availability
+
+    def label(self, source: str) -> str:
+        """How a source reads in the list of choices; an unavailable ``yolov8n.pt`` says so."""
+        if source == PRETRAINED and not self.pretrained.available:
+            return UNAVAILABLE_LABEL
+        return source_label(source)
+
+    def readiness(self, source: str, spec: VariantSpec) -> tuple[Readiness, Readiness]:
+        """Trained or not, for the baseline and the variant, from the manifest and the start-up probe: no model
+        is loaded, so the page can say it before any button is pressed."""
+        if source == ZOO:
+            from lska_demo.zoo import NC
+
+            manifest = self.manifest()
+
+            def side(wanted: VariantSpec, role: str) -> Readiness:
+                entry = manifest.find(replace(wanted, nc=NC), seed=0)
+                if entry is None:
+                    return Readiness(
+                        False, f"Untrained: the zoo has no trained {role} {wanted.name}, so this is {UNTRAINED_EFFECT}."
+                    )
+                return Readiness(True, f"Trained: zoo model {entry['id']}.")
+
+            return side(spec.baseline(), "control"), side(spec, "LSKA model")
+        if source == PRETRAINED and not self.pretrained.available:
+            untrained = Readiness(
+                False, f"Untrained: {PRETRAINED}: {self.pretrained.visitor_reason} So this side is {UNTRAINED_EFFECT}."
+            )
+            return untrained, untrained
+        name = PRETRAINED if source == PRETRAINED else source.removeprefix(CHECKPOINT_PREFIX)
+        return (
+            Readiness(True, f"Trained: {name} as published, no LSKA."),
+            Readiness(
+                True,
+                f"Trained {name} with an identity-initialised LSKA graft: it predicts exactly what the "
+                "baseline predicts until it is fine-tuned.",
+            ),
+        )
 
     def manifest(self) -> Any:
         from lska_demo.zoo import Manifest
@@ -110,6 +170,8 @@ class ModelSources:
 
         def load() -> LoadedModel:
             try:
+                if source == PRETRAINED and not self.pretrained.available:
+                    raise ZooError(f"{PRETRAINED}: {self.pretrained.visitor_reason}")
                 if source == PRETRAINED:
                     model = load_pretrained(PRETRAINED, folder=self.options.weights_dir)
                 else:

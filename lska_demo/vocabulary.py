@@ -41,3 +41,26 @@ def choices(labels: Mapping[str, str]) -> list[tuple[str, str]]:
 def described(labels: Mapping[str, str]) -> str:
     """The names with their labels, for a message: "'gate' (bare LSKA gate ...), 'van' (...)"."""
     return ", ".join(f"'{name}' ({label})" for name, label in labels.items())
+
+
+# The words the page uses without stopping to explain them, explained once (the landing's glossary and the
+# controls' ``info=`` lines read these).
+GLOSSARY: dict[str, str] = {
+    "C2f": "YOLOv8's main building block: a convolution whose output is split, passed through small bottlenecks "
+    "and joined again.",
+    "SPPF": "Spatial pyramid pooling (fast): max-pooling at growing sizes (5, 9, 13) at the end of the backbone, so "
+    "its deepest features see much of the image.",
+    "P3–P5": "The feature maps at 1/8, 1/16 and 1/32 of the input size (at 640 px: 80×80, 40×40, 20×20); Detect "
+    "finds small objects on P3 and large ones on P5.",
+    "VAN block": "The Visual Attention Network's wrapper around LSKA: 1×1 conv, GELU, LSKA, 1×1 conv, with a "
+    "shortcut, BatchNorm and a small layer scale, so it starts close to doing nothing.",
+    "gate": "LSKA inserted bare, as YOLO tutorials do: the features are multiplied by LSKA's attention map, with no "
+    "shortcut.",
+    "confidence": "The score a model gives a box, 0 to 1; boxes below the threshold are not shown.",
+    "NMS IoU": "Non-maximum suppression removes a box that overlaps a better box of the same class by more than this "
+    "intersection-over-union (0: no overlap, 1: the same box).",
+    "ERF": "Effective receptive field: the input pixels that actually move a feature at the centre of a map, "
+    "measured with gradients, as opposed to the k×k a kernel could reach in theory.",
+    "GFLOPs": "Billions of floating-point operations for one image (multiply-adds counted twice): compute, "
+    "independent of the hardware.",
+}

@@ -12,40 +12,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import has_horizontal_overflow, requires_chromium, screenshot, tabs_behind_overflow_menu
 
 from lska_demo.runtime import ASSETS_DIR, PROJECT_ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"{CHROMIUM} IS MISSING: the browser test did NOT run (apt-get install -y chromium; CI installs it)",
-)
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
-def page(app_url: str) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)  # a busy 2-core machine: model loading on first use takes seconds
-            page.goto(app_url)
-            page.get_by_role("button", name="Compare baseline and LSKA").wait_for()
-            yield page
-        finally:
-            browser.close()
+def page(app_url: str, browser) -> Iterator:
+    """A desktop page on the fake zoo, in the harness's one Chromium (a second Playwright would clash with it)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(90_000)  # a busy 2-core machine: model loading on first use takes seconds
+        page.goto(app_url)
+        page.get_by_role("button", name="Compare baseline and LSKA").wait_for()
+        yield page
+    finally:
+        context.close()
 
 
 def test_compare_k53_at_the_neck(page, tmp_path: Path) -> None:
@@ -80,3 +67,71 @@ def test_a_bad_upload_shows_a_message_not_a_trace(page, tmp_path: Path) -> None:
     toast = page.get_by_text("not an image Pillow can read")
     expect(toast.first).to_be_visible()
     assert "Traceback" not in page.content()
+
+
+# --- issue 12: what a newcomer reads, on a laptop and a phone (the harness's ``app_page``, both viewports) ------
+
+TABS = ["Compare", "Receptive field", "Attention", "Cost", "Zoo", "Teach"]
+
+
+def _pick_example(page, group: str, index: int) -> None:
+    """Click example ``index`` of a captioned group ("benchmark" or "photo") and wait until the image shows."""
+    from playwright.sync_api import expect
+
+    page.locator(f"#examples-{group} button").nth(index).click()
+    expect(page.locator("#input-image img")).to_be_visible()
+
+
+def test_domain_note_for_a_photo_not_for_a_benchmark_image(app_page) -> None:
+    from playwright.sync_api import expect
+
+    note = app_page.locator("#domain-note .domain-note")
+    expect(app_page.get_by_text("Photos: NOT what the zoo knows")).to_be_visible()
+    _pick_example(app_page, "photo", 0)  # bus.jpg, shipped with Ultralytics
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("four synthetic shapes")
+    expect(note).not_to_contain_text("/")  # no server path reaches the page
+    screenshot(app_page, "domain-note-photo")
+    _pick_example(app_page, "benchmark", 0)
+    expect(note).to_have_count(0)
+
+
+def test_an_untrained_pair_is_marked_before_any_click_and_results_go_stale(app_page) -> None:
+    from playwright.sync_api import expect
+
+    status = app_page.locator("#pair-status")
+    _pick_example(app_page, "benchmark", 1)
+    app_page.get_by_role("radio", name="23", exact=True).check()
+    app_page.get_by_role("radio", name=re.compile(r"^sppf")).check()
+    expect(status.locator(".untrained")).to_have_count(0)
+    expect(status.locator(".banner")).to_have_count(0)
+    app_page.locator("#compare-btn").click()
+    expect(app_page.locator("#variant-out img")).to_be_visible()
+
+    app_page.get_by_role("radio", name="11", exact=True).check()
+    app_page.get_by_role("radio", name=re.compile(r"^head")).check()
+    expect(status.locator(".untrained")).to_contain_text("Untrained")
+    expect(status.locator(".banner")).to_contain_text("Not a fair comparison")
+    expect(app_page.locator("#variant-out img")).to_have_count(0)  # the old result is cleared, not left looking current
+    expect(app_page.get_by_text("the results shown before were cleared").first).to_be_visible()
+    app_page.locator("#compare-btn").click()
+    expect(app_page.locator("#baseline-out img")).to_be_visible()
+    expect(app_page.locator("#compare-banner .banner")).to_be_visible()
+    expect(app_page.locator("#variant-panel")).to_be_visible()  # the LSKA panel stays, with the banner above it
+    screenshot(app_page, "banner-untrained-pair")
+    assert not has_horizontal_overflow(app_page)
+
+
+def test_every_tab_is_reachable_and_fits(app_page) -> None:
+    from playwright.sync_api import expect
+
+    for name in TABS:
+        tab = app_page.get_by_role("tab", name=name, exact=True)
+        expect(tab).to_be_visible()  # in the wrapped tab bar, not behind an overflow menu
+        tab.click()
+        expect(tab).to_have_attribute("aria-selected", "true")
+        tab.scroll_into_view_if_needed()
+        app_page.evaluate("() => window.scrollBy(0, -8)")
+        screenshot(app_page, "tab-" + name.lower().replace(" ", "-"))
+        assert not has_horizontal_overflow(app_page), name
+    assert tabs_behind_overflow_menu(app_page) == []

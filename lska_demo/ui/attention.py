@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from lska_demo.service import AttentionResult, DemoService
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter
+from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, stale_on
 from lska_demo.vocabulary import CAM_METHODS, choices
 
 EXPLANATION = (
@@ -61,6 +61,7 @@ def build(service: DemoService, controls: Controls) -> None:
     note = gr.Markdown()
     words = gr.State({})
 
+    stale_on(controls.choice, [stages, base_cam, var_cam], note, "Show attention")
     button.click(
         run_attention,
         [controls.image, *controls.variant, controls.source, method],

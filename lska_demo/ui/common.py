@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import html
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ import gradio as gr
 import pandas as pd
 from gradio.data_classes import FileData
 
-from lska_demo.service import MAX_FILE_BYTES, VISITOR_ERRORS
+from lska_demo.service import MAX_FILE_BYTES, VISITOR_ERRORS, DomainNote, PairStatus, Readiness
 
 log = logging.getLogger(__name__)
 # Gradio recognises a handler that reports progress by this default and passes a fresh tracker on every call.
@@ -39,11 +40,73 @@ class Controls:
     iou: gr.Slider
     diagram: gr.HTML
     page: gr.Blocks
+    compare_button: gr.Button  # the page's primary button (step 3 of "start here"), wired by the Compare tab
 
     @property
     def variant(self) -> list[Any]:
         """k, point and block: the inputs that name an LSKA variant, in the API's order."""
         return [self.k, self.point, self.block]
+
+    @property
+    def choice(self) -> list[Any]:
+        """Everything a result depends on: the variant, the model source and the image."""
+        return [*self.variant, self.source, self.image]
+
+
+def stale_on(triggers: Sequence[Any], results: Sequence[Any], note: Any, action: str) -> None:
+    """Clear a tab's ``results`` when any of ``triggers`` changes, and say so in its ``note``.
+
+    A result computed for other settings must not stay on screen looking current. ``note`` is the tab's own
+    note, which every run rewrites: while it is empty nothing was computed yet, so there is nothing to explain.
+
+    Args:
+        triggers: the controls the results depend on (usually ``controls.choice``).
+        results: the outputs to clear (images, tables, JSON).
+        note: the tab's note (Markdown), which then tells how to get the results back.
+        action: the label of the button that computes them again.
+    """
+    message = f"⟳ *The settings or the image changed, so the results shown before were cleared: press **{action}**.*"
+
+    def clear(current: str | None) -> list[Any]:
+        return [None] * len(results) + [message if current else ""]
+
+    gr.on(
+        [trigger.change for trigger in triggers],
+        clear,
+        [note],
+        [*results, note],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
+    )
+
+
+def _side_line(role: str, side: Readiness) -> str:
+    mark, kind = ("✔", "trained") if side.trained else ("✖", "untrained")
+    return f'<div class="side {kind}"><b>{mark} {role}</b> — {html.escape(side.text)}</div>'
+
+
+def status_html(status: PairStatus) -> str:
+    """Both sides' training status, and the banner when they differ."""
+    lines = [_side_line("Baseline", status.baseline), _side_line("LSKA", status.variant), banner_html(status)]
+    return f'<div class="pair-status">{"".join(lines)}</div>'
+
+
+def banner_html(status: PairStatus) -> str:
+    """The warning a visitor must not miss above results of a mixed pair; empty when both sides are trained."""
+    if not status.banner:
+        return ""
+    return f'<div class="banner" role="alert">⚠ {html.escape(status.banner)}</div>'
+
+
+def domain_html(note: DomainNote | None) -> str:
+    """The in-place note under the image: nothing for a benchmark image, reason and advice for anything else."""
+    if note is None or note.is_benchmark:
+        return ""
+    return (
+        f'<div class="domain-note" role="note"><b>⚠ Outside what the zoo was trained on.</b> {html.escape(note.reason)}'
+        f"<br>{html.escape(note.advice)}</div>"
+    )
 
 
 def raw_upload(payload: FileData | None) -> str | bytes | None:

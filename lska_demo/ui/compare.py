@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from lska_demo.service import CompareResult, DemoService, SideResult
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, table
+from lska_demo.ui.common import HEAVY, PROGRESS, Controls, banner_html, friendly, reporter, stale_on, table
 
 DETECTION_COLUMNS = ["label", "score", "x1", "y1", "x2", "y2"]
 
@@ -17,6 +17,10 @@ def side_markdown(side: SideResult, imgsz: int) -> str:
     lines = [f"**{side.name}**", side.status]
     if side.trained and side.inference_ms is not None:
         lines.append(f"{len(side.detections)} detection(s), {side.inference_ms:.0f} ms (forward + NMS) at {imgsz} px.")
+    if side.empty_reason:
+        lines.append(f"**No detections.** {side.empty_reason}")
+    if not side.trained:
+        lines.append("**No detections are drawn for an untrained model.**")
     if side.metrics:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in side.metrics.items() if isinstance(v, float))
         lines.append(f"Zoo test metrics: {shown}.")
@@ -31,19 +35,35 @@ def detections_table(side: SideResult) -> pd.DataFrame:
     return table(rows, DETECTION_COLUMNS)
 
 
-def show_panels(raw: dict[str, Any] | None) -> tuple[Any, Any]:
-    """No detections panel for an untrained side: its status says why (kept out of the API's outputs)."""
-    trained = [bool((raw or {}).get(role, {}).get("trained")) for role in ("baseline", "variant")]
-    return gr.Column(visible=trained[0]), gr.Column(visible=trained[1])
-
-
 def _side(label: str, role: str, panel_id: str, image_id: str) -> tuple[Any, ...]:
-    """One side's status, and its panel (hidden for an untrained model) with the drawn image and a table."""
+    """One side's status, the drawn image and a table; the panel stays for an untrained side (its status
+    says why it is empty), so both sides keep the same layout."""
     status = gr.Markdown(f"**{label}**", elem_classes="status-box")
-    with gr.Column(elem_id=panel_id) as panel:
+    with gr.Column(elem_id=panel_id):
         image = gr.Image(label=label, format="jpeg", elem_id=image_id)
         detections = gr.Dataframe(headers=DETECTION_COLUMNS, label=f"{role} detections", max_height=240)
-    return status, panel, image, detections
+    return status, image, detections
+
+
+def _wire_banner(service: DemoService, controls: Controls, banner: gr.HTML) -> None:
+    """The mixed-training warning above the results, following the choice before any button is pressed."""
+
+    def show(k: int, point: str, block: str, source: str) -> str:
+        try:
+            return banner_html(service.status(k, point, block, source))
+        except ValueError:  # an invalid choice is reported by the status box and by Compare itself
+            return ""
+
+    c = controls
+    gr.on(
+        [c.page.load, *(x.change for x in (*c.variant, c.source))],
+        show,
+        [*c.variant, c.source],
+        [banner],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
+    )
 
 
 def build(service: DemoService, controls: Controls) -> None:
@@ -76,14 +96,12 @@ def build(service: DemoService, controls: Controls) -> None:
         result = service.cost(k, point, block, None, False, source=source)  # the size and classes they run at
         return gr.Dataframe(value=table(result.summary), label=f"Cost {result.label}")
 
-    button = gr.Button("Compare baseline and LSKA", variant="primary", elem_id="compare-btn")
+    banner = gr.HTML(elem_id="compare-banner")
     with gr.Row(equal_height=False):
-        with gr.Column():
-            base_md, base_panel, base_img, base_tab = _side(
-                "Baseline YOLOv8n", "Baseline", "baseline-panel", "baseline-out"
-            )
-        with gr.Column():
-            var_md, var_panel, var_img, var_tab = _side("YOLOv8n + LSKA", "LSKA", "variant-panel", "variant-out")
+        with gr.Column(min_width=300):
+            base_md, base_img, base_tab = _side("Baseline YOLOv8n", "Baseline", "baseline-panel", "baseline-out")
+        with gr.Column(min_width=300):
+            var_md, var_img, var_tab = _side("YOLOv8n + LSKA", "LSKA", "variant-panel", "variant-out")
     note = gr.Markdown()
     cost_brief = gr.Dataframe(
         headers=["model", "params", "GFLOPs"], label="Cost of the two models", elem_id="cost-brief"
@@ -92,12 +110,18 @@ def build(service: DemoService, controls: Controls) -> None:
         raw = gr.JSON()
 
     c = controls
-    button.click(
+    _wire_banner(service, c, banner)
+    stale_on(
+        [*c.choice, c.conf, c.iou],
+        [base_img, var_img, base_md, var_md, base_tab, var_tab, raw, cost_brief],
+        note,
+        "Compare baseline and LSKA",
+    )
+    c.compare_button.click(
         run_compare,
         [c.image, *c.variant, c.source, c.conf, c.iou],
         [base_img, var_img, base_md, var_md, base_tab, var_tab, note, raw],
         api_name="compare",
+        scroll_to_output=True,
         **HEAVY,
-    ).success(show_panels, [raw], [base_panel, var_panel], api_visibility="private", queue=False).success(
-        brief_cost, [*c.variant, c.source], [cost_brief], api_visibility="private", **HEAVY
-    )
+    ).success(brief_cost, [*c.variant, c.source], [cost_brief], api_visibility="private", **HEAVY)

@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from lska_demo.service import DemoService
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, table
+from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, stale_on, table
 
 # 0: the size the chosen models run at (the zoo: 256 px; yolov8n.pt: 640 px).
 INPUT_SIZES: list[tuple[str, int]] = [("models' size", 0)] + [
@@ -44,6 +44,7 @@ def build(service: DemoService, controls: Controls) -> None:
     with gr.Accordion("Per-layer cost of the variant beside the baseline (Δ = change)", open=False):
         layers = gr.Dataframe(label="Per-layer cost", max_height=360, elem_id="cost-layers", wrap=True)
 
+    stale_on(controls.variant, [summary, layers, lska], note, "Count")
     label = gr.State("")  # what the numbers are of: kept out of the API's outputs, shown as the table's label
     button.click(
         run_cost,

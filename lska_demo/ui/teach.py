@@ -8,7 +8,7 @@ import gradio as gr
 
 from lska_demo.service import DemoService
 from lska_demo.ui import export
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, table
+from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, stale_on, table
 
 
 def build(service: DemoService, controls: Controls) -> None:
@@ -32,5 +32,6 @@ def build(service: DemoService, controls: Controls) -> None:
     rank1 = gr.Image(show_label=False, label="LKA's kernel and its best rank-1 (separable) approximation", format="png")
     cost_k = gr.Image(show_label=False, label="Cost vs k at YOLOv8n's P5 (256 channels, 20×20)", format="png")
     weights = gr.Dataframe(label="Spatial weights per channel")
+    stale_on([controls.k], [pipelines, kernels, rank1, cost_k, weights], text, "Explain this k")
     button.click(run_teach, [controls.k], [pipelines, text, kernels, rank1, cost_k, weights], api_name="teach", **HEAVY)
     export.build(service, controls)  # the export box sits under the teaching part, in its own module

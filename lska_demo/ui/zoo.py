@@ -24,3 +24,7 @@ def build(service: DemoService, controls: Controls) -> None:
 
     button.click(run_zoo, controls.variant, [pair, every, note], api_name="zoo")
     controls.page.load(run_zoo, controls.variant, [pair, every, note], api_visibility="private")
+    # The pair follows the choice at once (the manifest is cheap to read), so it is never stale.
+    gr.on(
+        [x.change for x in controls.variant], run_zoo, controls.variant, [pair, every, note], api_visibility="private"
+    )

@@ -1,0 +1,83 @@
+"""What the page says before and around a comparison (issue 12), through the service, without a browser:
+trained or not before any model loads, the domain note, why a result is empty, the yolov8n.pt choice offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ultralytics.utils import ASSETS
+
+from lska_demo.images import load_image
+from lska_demo.runtime import ASSETS_DIR
+from lska_demo.service import PRETRAINED, ZOO, DemoService, ServiceOptions
+
+BUS = Path(ASSETS) / "bus.jpg"
+BENCHMARK = ASSETS_DIR / "benchmark-test-00001.jpg"
+
+
+@pytest.fixture(scope="module")
+def service(fake_zoo: Path) -> DemoService:
+    return DemoService(ServiceOptions(weights_dir=fake_zoo))
+
+
+def test_status_of_a_trained_pair_has_no_banner_and_loads_no_model(service: DemoService) -> None:
+    status = service.status(23, "sppf", "gate", ZOO)
+    assert status.baseline.trained and status.variant.trained and status.banner == ""
+    assert "yolov8n-lska23-sppf-s0" in status.variant.text
+    assert len(service.cache) == 0
+
+
+def test_status_of_a_mixed_pair_warns(service: DemoService) -> None:
+    status = service.status(11, "head", "gate", ZOO)
+    assert status.baseline.trained and not status.variant.trained
+    assert "Untrained" in status.variant.text and "Not a fair comparison" in status.banner
+    assert "LSKA side is untrained" in status.banner
+
+
+def test_status_rejects_a_bad_choice(service: DemoService) -> None:
+    with pytest.raises(ValueError, match="7, 11, 23"):
+        service.status(24, "sppf", "gate", ZOO)
+
+
+def test_pretrained_offline_is_labelled_unavailable_without_operator_detail(tmp_path: Path) -> None:
+    service = DemoService(ServiceOptions(weights_dir=tmp_path))  # tests run offline: YOLO_OFFLINE=1, no file
+    labels = dict((name, label) for label, name in service.source_choices())
+    assert "unavailable" in labels[PRETRAINED] and "unavailable" not in labels[ZOO]
+    status = service.status(23, "sppf", "gate", PRETRAINED)
+    assert not status.baseline.trained and not status.variant.trained and "Neither side" in status.banner
+    for text in (status.baseline.text, service.source_reason(PRETRAINED), labels[PRETRAINED]):
+        assert str(tmp_path) not in text and "YOLO_OFFLINE" not in text and "/" not in text
+
+
+def test_examples_are_grouped_benchmark_then_photo(service: DemoService) -> None:
+    groups = service.example_groups()
+    assert groups["benchmark"] and all(Path(p).name.startswith("benchmark") for p in groups["benchmark"])
+    assert any(Path(p).name == "bus.jpg" for p in groups["photo"])
+
+
+def test_domain_note_for_a_photo_and_none_for_a_benchmark_image(service: DemoService) -> None:
+    photo = service.image_domain(str(BUS))
+    assert not photo.is_benchmark and "four synthetic shapes" in photo.advice
+    assert service.image_domain(str(BENCHMARK)).is_benchmark
+
+
+def test_an_empty_result_on_a_photo_says_why(service: DemoService) -> None:
+    result = service.compare(str(BUS), 23, "sppf", "gate", ZOO, conf=1.0)
+    assert not result.baseline.detections and "confidence threshold (1.00)" in result.baseline.empty_reason
+    assert "four synthetic shapes" in result.baseline.empty_reason
+    assert "does not look like a benchmark image" in result.note
+    assert result.to_dict()["domain"]["is_benchmark"] is False
+
+
+def test_an_empty_result_on_a_benchmark_image_suggests_a_lower_threshold(service: DemoService) -> None:
+    picture: np.ndarray = load_image(BENCHMARK)
+    result = service.compare(picture, 23, "sppf", "gate", ZOO, conf=1.0)
+    assert "Lower the threshold" in result.variant.empty_reason
+    assert "does not look like" not in result.note and result.to_dict()["domain"]["is_benchmark"] is True
+
+
+def test_an_untrained_side_has_no_empty_reason_and_the_note_warns(service: DemoService) -> None:
+    result = service.compare(str(BENCHMARK), 11, "head", "gate", ZOO)
+    assert result.variant.empty_reason == "" and "Not a fair comparison" in result.note

@@ -92,6 +92,10 @@ def test_domain_note_for_a_photo_not_for_a_benchmark_image(app_page) -> None:
     expect(note).to_contain_text("four synthetic shapes")
     expect(note).not_to_contain_text("/")  # no server path reaches the page
     screenshot(app_page, "domain-note-photo")
+    app_page.locator("#compare-btn").click()
+    expect(app_page.locator("#compare-note")).to_contain_text("four synthetic shapes")  # in the result too
+    app_page.locator("#compare-note").scroll_into_view_if_needed()
+    screenshot(app_page, "compare-photo")
     _pick_example(app_page, "benchmark", 0)
     expect(note).to_have_count(0)
 

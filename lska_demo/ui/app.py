@@ -30,13 +30,16 @@ THEME = gr.themes.Default(
 # scrolls sideways inside its own box instead of shrinking the whole page.
 CSS = """
 footer {display: none !important}
+.status-box {min-height: 6em}
 #intro h2 {margin: 0 0 2px 0} #intro p {margin: 0}
 .step h3 {margin: 0 !important}
 .pair-status .side {padding: 4px 8px; border-radius: 6px; margin: 2px 0; font-size: 0.92em}
 .pair-status .trained {background: #e8f5e9; color: #1b5e20}
 .pair-status .untrained {background: #fff3e0; color: #8a3c00}
 .banner {background: #b71c1c; color: #fff; padding: 10px 14px; border-radius: 8px; font-weight: 700}
-.domain-note {background: #fff8e1; border: 2px solid #f9a825; color: #4e3b00; padding: 8px 12px; border-radius: 8px}
+.domain-note {background: #fff8e1; border: 2px solid #f9a825; color: #4e3b00; padding: 8px 12px; border-radius: 8px;
+  font-size: 0.92em}
+.domain-note .why {font-size: 0.85em; margin-top: 4px; opacity: 0.85}
 #diagram .yolo-diagram {overflow-x: auto}
 #diagram .yolo-diagram svg {min-width: 700px}
 #compare-btn {font-size: 1.15em; min-height: 3em}

@@ -104,8 +104,8 @@ def domain_html(note: DomainNote | None) -> str:
     if note is None or note.is_benchmark:
         return ""
     return (
-        f'<div class="domain-note" role="note"><b>⚠ Outside what the zoo was trained on.</b> {html.escape(note.reason)}'
-        f"<br>{html.escape(note.advice)}</div>"
+        f'<div class="domain-note" role="note"><b>⚠ Outside what the zoo was trained on.</b> {html.escape(note.advice)}'
+        f'<div class="why">How the app tells: {html.escape(note.reason)}</div></div>'
     )
 
 

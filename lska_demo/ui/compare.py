@@ -40,7 +40,7 @@ def _side(label: str, role: str, panel_id: str, image_id: str) -> tuple[Any, ...
     says why it is empty), so both sides keep the same layout."""
     status = gr.Markdown(f"**{label}**", elem_classes="status-box")
     with gr.Column(elem_id=panel_id):
-        image = gr.Image(label=label, format="jpeg", elem_id=image_id)
+        image = gr.Image(label=label, format="jpeg", elem_id=image_id, height=380)
         detections = gr.Dataframe(headers=DETECTION_COLUMNS, label=f"{role} detections", max_height=240)
     return status, image, detections
 
@@ -97,12 +97,12 @@ def build(service: DemoService, controls: Controls) -> None:
         return gr.Dataframe(value=table(result.summary), label=f"Cost {result.label}")
 
     banner = gr.HTML(elem_id="compare-banner")
+    note = gr.Markdown(elem_id="compare-note")  # above the pictures: what to conclude comes first
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
             base_md, base_img, base_tab = _side("Baseline YOLOv8n", "Baseline", "baseline-panel", "baseline-out")
         with gr.Column(min_width=300):
             var_md, var_img, var_tab = _side("YOLOv8n + LSKA", "LSKA", "variant-panel", "variant-out")
-    note = gr.Markdown()
     cost_brief = gr.Dataframe(
         headers=["model", "params", "GFLOPs"], label="Cost of the two models", elem_id="cost-brief"
     )

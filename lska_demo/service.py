@@ -617,8 +617,13 @@ def _compare_note(source: str, base: SideResult, variant: SideResult, domain: Do
         lines.append(
             "The LSKA side is an identity-initialised graft: its detections equal the baseline's by construction."
         )
+    elif base.trained or variant.trained:
+        untrained = "LSKA side" if base.trained else "baseline"
+        lines.append(
+            f"The {untrained} has no trained weights, so it shows no detections: this pair compares training, not LSKA."
+        )
     else:
-        lines.append(_pair_banner(base.trained, variant.trained))
+        lines.append(_pair_banner(False, False))
     return "\n\n".join(lines)
 
 

@@ -80,4 +80,4 @@ def test_an_empty_result_on_a_benchmark_image_suggests_a_lower_threshold(service
 
 def test_an_untrained_side_has_no_empty_reason_and_the_note_warns(service: DemoService) -> None:
     result = service.compare(str(BENCHMARK), 11, "head", "gate", ZOO)
-    assert result.variant.empty_reason == "" and "Not a fair comparison" in result.note
+    assert result.variant.empty_reason == "" and "compares training, not LSKA" in result.note

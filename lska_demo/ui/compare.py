@@ -13,8 +13,9 @@ from lska_demo.ui.common import HEAVY, PROGRESS, Controls, banner_html, friendly
 DETECTION_COLUMNS = ["label", "score", "x1", "y1", "x2", "y2"]
 
 
-def side_markdown(side: SideResult, imgsz: int) -> str:
-    lines = [f"**{side.name}**", side.status]
+def side_markdown(side: SideResult, imgsz: int, role: str = "") -> str:
+    """One side's heading (its role, then the model's name), status, timing, why it is empty, and metrics."""
+    lines = [f"**{role}** · {side.name}" if role else f"**{side.name}**", side.status]
     if side.trained and side.inference_ms is not None:
         lines.append(f"{len(side.detections)} detection(s), {side.inference_ms:.0f} ms (forward + NMS) at {imgsz} px.")
     if side.empty_reason:
@@ -83,8 +84,8 @@ def build(service: DemoService, controls: Controls) -> None:
         return (
             b.image,
             v.image,
-            side_markdown(b, result.imgsz),
-            side_markdown(v, result.imgsz),
+            side_markdown(b, result.imgsz, "Baseline"),
+            side_markdown(v, result.imgsz, "LSKA"),
             detections_table(b),
             detections_table(v),
             result.note,

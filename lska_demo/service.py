@@ -208,6 +208,10 @@ class DemoService:
         """(label, name) of every model source; an unavailable ``yolov8n.pt`` is labelled so."""
         return [(self.models.label(s), s) for s in self.sources]
 
+    def pretrained_available(self) -> bool:
+        """Whether the ``yolov8n.pt`` source can load on this server (asked once, at start)."""
+        return self.models.pretrained.available
+
     def source_reason(self, source: Any) -> str:
         """One sentence about a source for a visitor (never a path or a setting)."""
         return self.models.pretrained.visitor_reason if self.models.check(source) == PRETRAINED else ""
@@ -607,7 +611,9 @@ def _empty_reason(side: SideResult, conf: float, domain: DomainNote | None) -> s
 
 
 def _compare_note(source: str, base: SideResult, variant: SideResult, domain: DomainNote | None) -> str:
-    lines = [] if domain is None or domain.is_benchmark else [f"**{domain.reason}** {domain.advice}"]
+    lines = (
+        [] if domain is None or domain.is_benchmark else [f"**⚠ Outside what the zoo was trained on.** {domain.advice}"]
+    )
     if source == ZOO and base.trained and variant.trained:
         lines.append(
             "Both models were fine-tuned from the same scratch baseline with the same recipe and seed; only LSKA "

@@ -67,7 +67,7 @@ def test_an_empty_result_on_a_photo_says_why(service: DemoService) -> None:
     result = service.compare(str(BUS), 23, "sppf", "gate", ZOO, conf=1.0)
     assert not result.baseline.detections and "confidence threshold (1.00)" in result.baseline.empty_reason
     assert "four synthetic shapes" in result.baseline.empty_reason
-    assert "does not look like a benchmark image" in result.note
+    assert "Outside what the zoo was trained on" in result.note
     assert result.to_dict()["domain"]["is_benchmark"] is False
 
 
@@ -75,7 +75,7 @@ def test_an_empty_result_on_a_benchmark_image_suggests_a_lower_threshold(service
     picture: np.ndarray = load_image(BENCHMARK)
     result = service.compare(picture, 23, "sppf", "gate", ZOO, conf=1.0)
     assert "Lower the threshold" in result.variant.empty_reason
-    assert "does not look like" not in result.note and result.to_dict()["domain"]["is_benchmark"] is True
+    assert "Outside" not in result.note and result.to_dict()["domain"]["is_benchmark"] is True
 
 
 def test_an_untrained_side_has_no_empty_reason_and_the_note_warns(service: DemoService) -> None:

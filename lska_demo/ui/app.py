@@ -56,8 +56,9 @@ Does LSKA (Lau, Po & Rehman, ESWA 2024), a large k×k attention built from cheap
 Follow steps 1–3; the tabs below look inside."""
 EXAMPLE_CAPTIONS = {
     "benchmark": "Benchmark images: the four shapes the zoo was trained on",
-    "photo": "Photos: NOT what the zoo knows (use the yolov8n.pt source where offered)",
+    "photo": "Photos: NOT what the zoo knows (its labels on them mean nothing)",
 }
+PHOTO_CAPTION_ONLINE = "Photos: NOT what the zoo knows; choose the yolov8n.pt source for them"
 
 
 def glossary_markdown() -> str:
@@ -69,11 +70,10 @@ def _step_image(service: DemoService) -> tuple[gr.Image, gr.HTML]:
     gr.Markdown("### 1 · Pick an example or upload", elem_classes="step")
     image = image_input(label="Image", sources=["upload", "clipboard"], height=190, elem_id="input-image")
     domain = gr.HTML(elem_id="domain-note", padding=False, container=False)
+    captions = EXAMPLE_CAPTIONS | ({"photo": PHOTO_CAPTION_ONLINE} if service.pretrained_available() else {})
     for group, paths in service.example_groups().items():
         if paths:
-            gr.Examples(
-                [[p] for p in paths], inputs=[image], label=EXAMPLE_CAPTIONS[group], elem_id=f"examples-{group}"
-            )
+            gr.Examples([[p] for p in paths], inputs=[image], label=captions[group], elem_id=f"examples-{group}")
     return image, domain
 
 

@@ -90,7 +90,11 @@ def _expect_shown(page, selector: str) -> None:
     from playwright.sync_api import expect
 
     element = page.locator(selector)
-    expect(element).to_be_attached()
+    try:
+        expect(element).to_be_attached()
+    except AssertionError:
+        screenshot(page, "failed-" + selector.strip("#").replace(" ", "-"), full_page=True)
+        raise
     element.scroll_into_view_if_needed()
     expect(element).to_be_visible()
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 import functools
 import html
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,25 +57,25 @@ class Controls:
 def stale_on(triggers: Sequence[Any], results: Sequence[Any], note: Any, action: str) -> None:
     """Clear a tab's ``results`` when any of ``triggers`` changes, and say so in its ``note``.
 
-    A result computed for other settings must not stay on screen looking current. ``note`` is the tab's own
-    note, which every run rewrites: while it is empty nothing was computed yet, so there is nothing to explain.
+    A result computed for other settings must not stay on screen looking current. The clearing runs in the
+    browser, at the change itself, so a Compare pressed right after it can never be overtaken by it. ``note`` is
+    the tab's own note, which every run rewrites: while it is empty nothing was computed yet, so there is
+    nothing to explain.
 
     Args:
         triggers: the controls the results depend on (usually ``controls.choice``).
-        results: the outputs to clear (images, tables, JSON).
+        results: the outputs to clear: each goes back to the value it was built with.
         note: the tab's note (Markdown), which then tells how to get the results back.
         action: the label of the button that computes them again.
     """
     message = f"⟳ *The settings or the image changed, so the results shown before were cleared: press **{action}**.*"
-
-    def clear(current: str | None) -> list[Any]:
-        return [None] * len(results) + [message if current else ""]
-
+    initial = json.dumps([getattr(result, "value", None) for result in results], default=str)
     gr.on(
         [trigger.change for trigger in triggers],
-        clear,
+        None,
         [note],
         [*results, note],
+        js=f"(current) => [...{initial}, current ? {json.dumps(message)} : '']",
         api_visibility="private",
         queue=False,
         show_progress="hidden",

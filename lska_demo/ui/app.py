@@ -80,7 +80,12 @@ def _step_image(service: DemoService) -> tuple[gr.Image, gr.HTML]:
 def _step_variant(service: DemoService) -> tuple[Any, ...]:
     """Step 2: kernel size, insertion point, block and model source, with what each word means."""
     gr.Markdown("### 2 · Pick k and where LSKA goes", elem_classes="step")
-    k = gr.Radio(list(KERNEL_SIZES), value=23, label="Kernel size k", info="LSKA sees a k×k area (ERF: see glossary)")
+    k = gr.Radio(
+        list(KERNEL_SIZES),
+        value=23,
+        label="Kernel size k",
+        info="LSKA's attention reaches k×k pixels of a map, from four 1-D kernels",
+    )
     point = gr.Radio(
         choices(POINT_LABELS),
         value="sppf",
@@ -104,6 +109,7 @@ def _step_run(service: DemoService) -> tuple[gr.Button, gr.HTML, gr.Slider, gr.S
     gr.Markdown("### 3 · Press Compare", elem_classes="step")
     button = gr.Button("Compare baseline and LSKA", variant="primary", elem_id="compare-btn", size="lg")
     status = gr.HTML(status_html(service.status()), elem_id="pair-status", padding=False, container=False)
+    gr.Markdown("The two models' detections appear below, in the Compare tab; the other tabs show why they differ.")
     with gr.Accordion("Detection thresholds", open=False):
         conf = gr.Slider(0.0, 1.0, value=0.25, step=0.01, label="Confidence threshold", info=GLOSSARY["confidence"])
         iou = gr.Slider(0.0, 1.0, value=0.7, step=0.01, label="NMS IoU threshold", info=GLOSSARY["NMS IoU"])

@@ -16,8 +16,8 @@ import numpy as np
 
 from lska_demo.cache import LoadedModel, ModelCache
 from lska_demo.detect import detect
-from lska_demo.export_box import OnnxExport
 from lska_demo.domain import DomainNote, domain_note
+from lska_demo.export_box import OnnxExport
 from lska_demo.images import MAX_FILE_BYTES, Letterboxed, example_images, letterbox, load_image
 from lska_demo.inputs import (
     MAX_ERF_IMAGES,

@@ -100,6 +100,13 @@ def check_imgsz(imgsz: Any) -> int:
     return size
 
 
+def check_step(step: Any, last: int) -> int:
+    value = _whole(step)
+    if value is None or not 0 <= value <= last:
+        raise ValueError(f"step must be a whole number between 0 and {last}; got {_shown(step)}")
+    return value
+
+
 def check_count(n: Any) -> int:
     count = _whole(n)
     if count is None or not 1 <= count <= MAX_ERF_IMAGES:

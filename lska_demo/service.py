@@ -31,12 +31,14 @@ from lska_demo.inputs import (
     check_method,
     check_point,
     check_scale,
+    check_step,
     check_variant,
     require_image,
 )
 from lska_demo.kernels import PAPER_KERNEL_SIZES
 from lska_demo.render import draw_detections, yolo_diagram
 from lska_demo.sources import PRETRAINED, ZOO, ModelSources, Readiness, ServiceOptions
+from lska_demo.teach_views import TeachView, TrainedView
 from lska_demo.teaching import pipelines_html, python_snippet, teaching_text, weights_table
 from lska_demo.yolo import VariantSpec, export_yaml
 from lska_demo.zoo import ZooError
@@ -63,6 +65,8 @@ __all__ = [  # what the UI and the CLI may use, the re-exported limits and names
     "ServiceOptions",
     "SideResult",
     "TeachResult",
+    "TeachView",
+    "TrainedView",
     "benchmark_images",
     "rounded",
     "warm_up",
@@ -171,13 +175,14 @@ class CostResult:
 
 @dataclass
 class TeachResult:
+    """The Teach tab's views that depend on k alone."""
+
     pipelines_html: str
     weights_table: list[dict[str, Any]]
-    kernels_figure: np.ndarray
-    cost_figure: np.ndarray
-    rank1_figure: np.ndarray
-    rank1_error: float
     text: str
+    dilation: TeachView
+    erf: TeachView
+    cost: TeachView
 
 
 # --- the service --------------------------------------------------------------------------------------------
@@ -466,24 +471,60 @@ class DemoService:
     # teach -------------------------------------------------------------------------------------------------
 
     def teach(self, k: Any = 23) -> TeachResult:
-        """The four designs as pipelines, their equivalent kernels, weights vs k, and LKA's rank-1 view."""
-        k = check_k(k)
-        from lska_demo import plots
-        from lska_demo.analysis.cost import design_costs
-        from lska_demo.analysis.kernel_views import equivalent_kernels, rank1
+        """Everything of the Teach tab that depends on k alone: the designs as pipelines, their weights, the
+        worked text, what dilation reads, the ERF against k and the cost against k."""
+        from lska_demo import teach_views as views
 
-        kernels = equivalent_kernels(k, dim=1, seed=0)
-        approx, err = rank1(np.asarray(kernels["lka"]))
-        rows = design_costs(dim=256, size=20, ks=PAPER_KERNEL_SIZES)  # YOLOv8n's P5 at 640 px
+        k = check_k(k)
         return TeachResult(
             pipelines_html=pipelines_html(k),
             weights_table=weights_table(k),
-            kernels_figure=plots.kernels_figure(kernels, k),
-            cost_figure=plots.cost_vs_k_figure(rows),
-            rank1_figure=plots.rank1_figure(np.asarray(kernels["lka"]), approx, err),
-            rank1_error=float(err),
-            text=teaching_text(k, float(err)),
+            text=teaching_text(k, views.rank_of(views.TEXT_TARGET, k)),
+            dilation=views.dilation_view(k),
+            erf=views.erf_view(k),
+            cost=views.cost_view(k),
         )
+
+    def teach_cascade(self, k: Any = 23, source: Any = "impulse", step: Any = 0) -> TeachView:
+        """The four designs' cascades after ``step`` depthwise convs of an impulse or a small pattern."""
+        from lska_demo import teach_views as views
+
+        k, source = check_k(k), check_choice("input", source, list(views.CASCADE_INPUTS))
+        return views.cascade_view(k, source, check_step(step, views.cascade_steps()))
+
+    def teach_gates(self, k: Any = 23, point: Any = "sppf", block: Any = "gate") -> list[str]:
+        """The large-kernel gates of the zoo model of this variant (several where the point has several)."""
+        from lska_demo.analysis.trained_kernels import gates_in
+
+        side = self.models.zoo_side(VariantSpec(*check_variant(k, point, block)))
+        with side.use() as model:
+            return list(gates_in(model))
+
+    def teach_trained(self, k: Any = 23, point: Any = "sppf", block: Any = "gate", gate: Any = None) -> TrainedView:
+        """The most energetic channels of one gate of the zoo model (the first gate when ``gate`` is None);
+        random weights, labelled as such, where the zoo has no trained model of this variant."""
+        from lska_demo import teach_views as views
+        from lska_demo.analysis.trained_kernels import gates_in
+
+        side = self.models.zoo_side(VariantSpec(*check_variant(k, point, block)))
+        with side.use() as model:
+            gates = gates_in(model)
+            name = next(iter(gates)) if gate is None else check_choice("gate", gate, list(gates))
+            return views.trained_view(gates[name], side.trained)
+
+    def teach_playground(self, k: Any = 23, name: Any = "ring") -> tuple[TeachView, TeachView]:
+        """A pattern filtered by each design, and whether separable kernels can draw it as a kernel."""
+        from lska_demo import teach_views as views
+
+        k, name = check_k(k), check_choice("pattern", name, list(views.PATTERNS))
+        return views.playground_view(k, name), views.rank_figure_view(k, name)
+
+    @staticmethod
+    def teach_choices() -> dict[str, Any]:
+        """What the Teach tab's pickers offer: cascade inputs, playground patterns, the step-through's last step."""
+        from lska_demo import teach_views as views
+
+        return {"inputs": list(views.CASCADE_INPUTS), "patterns": list(views.PATTERNS), "steps": views.cascade_steps()}
 
     # export and zoo ----------------------------------------------------------------------------------------
 
@@ -541,10 +582,14 @@ class DemoService:
 
 
 def warm_up() -> None:
-    """Pay the FLOP counter's one-time start-up cost now (the app runs this in the background at start)."""
+    """Pay the one-time costs now (the app runs this in the background at start): the FLOP counter's
+    start-up, and the Teach tab's ERF sweep and cost rows, which every visitor shares."""
+    from lska_demo import teach_views
     from lska_demo.analysis.cost import warm_up as count_once
 
     count_once()
+    teach_views.erf_sweep()
+    teach_views.cost_rows()
 
 
 def rounded(rows: list[dict[str, Any]], digits: int = 4) -> list[dict[str, Any]]:

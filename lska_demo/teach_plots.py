@@ -105,7 +105,9 @@ def cascade_caption(cascades: dict[str, Cascade], step: int) -> str:
     k = next(iter(cascades.values())).k
     weights = ", ".join(f"{_short(d)} {c.total_weights}" for d, c in cascades.items())
     if step == 0:
-        return f"One bright pixel goes in; step through to watch each design's reach grow to {k}×{k}."
+        first = next(iter(cascades.values())).source
+        what = "One bright pixel goes" if np.count_nonzero(first) == 1 else "A small pattern goes"
+        return f"{what} in; press Play or move the slider to watch each design's reach grow to {k}×{k}."
     if step < steps_of(cascades):
         return (
             f"Every design is heading for the same {k}×{k} reach (dashed box), but pays different weights per "
@@ -176,9 +178,13 @@ def trained_kernels_figure(view: TrainedKernels) -> np.ndarray:
         _signed(row[0], channel.kernel, f"channel {channel.channel}", limit)
         _signed(row[1], channel.rank1, "rank 1", limit)
         _signed(row[2], channel.kernel - channel.rank1, f"error {channel.rank1_error:.0%}", limit)
-    weights = "trained" if view.trained else "RANDOM (untrained)"
-    fig.suptitle(f"{_short(view.design)} k={view.k}: {weights} kernels", fontsize=TITLE)
+    fig.suptitle(trained_kernels_title(view), fontsize=TITLE)
     return _render(fig)
+
+
+def trained_kernels_title(view: TrainedKernels) -> str:
+    weights = "trained" if view.trained else "RANDOM (untrained)"
+    return f"{_short(view.design)} k={view.k}: {weights} kernels"
 
 
 def trained_kernels_caption(view: TrainedKernels) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import nn
 
+from lska_demo.analysis.playground import RankView
 from lska_demo.kernels import DESIGN_LABELS, DESIGNS, PAPER_KERNEL_SIZES, build_design, kernel_spec
 from lska_demo.yolo import VariantSpec
 
@@ -58,7 +59,9 @@ def weights_table(k: int) -> list[dict[str, Any]]:
     return table
 
 
-def teaching_text(k: int, rank1_error: float) -> str:
+def teaching_text(k: int, rank: RankView) -> str:
+    """The worked explanation at ``k``; ``rank`` (e.g. playground.rank_view("ring", k)) gives the numbers of
+    what one separable kernel loses and what LSKA's 1×1 mixing of a few channels recovers."""
     s = kernel_spec(k)
     a, big_k, d = s.plain, s.dilated, s.dilation
     lka = a * a + big_k * big_k
@@ -81,10 +84,11 @@ product (rank 1). That covers blurs, box sums, horizontal and vertical edges, an
 the context the paper argues biases the network towards shape rather than texture.
 
 **What it loses.** A rank-1 kernel cannot be diagonal, ring-shaped or otherwise "rotated": those need several
-rank-1 terms. The panel below shows LKA's {k}×{k} kernel (random weights), its best rank-1 approximation (SVD)
-and the relative error, {rank1_error:.1%}: the part one separable kernel cannot represent. The paper's claim is
-that this loss costs little accuracy, because depth and the 1×1 mixing make up for it; the Zoo tab shows what
-it cost on this app's benchmark.
+rank-1 terms. Asked to draw a {k}×{k} {rank.name} as its kernel, the best single separable kernel (SVD) misses
+{rank.rank1_error:.0%} of it; LSKA's 1×1 conv sums its channels' separable kernels, and with {rank.channels}
+channels the best LSKA-shaped fit misses {rank.lska_error:.0%} (the playground below shows both). The paper's
+claim is that the loss costs little accuracy, because depth and the 1×1 mixing make up for it; the Zoo tab
+shows what it cost on this app's benchmark, and the trained kernels below show what the zoo's gates learned.
 
 **Cost in a detector.** At YOLOv8n's P5 (20×20 at 640 px) a {k}-wide kernel may be wider than the map: the taps
 that land on padding still cost FLOPs. See the Cost tab.

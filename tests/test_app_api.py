@@ -103,9 +103,9 @@ def test_cost_with_latency(client: Client) -> None:
 
 
 def test_teach_export_zoo_diagram(client: Client) -> None:
-    html, text, kernels, rank1, cost_k, weights = client.predict(41, api_name="/teach")
+    html, text, weights, dilation, _, erf, _, cost_k, cost_note = client.predict(41, api_name="/teach")
     assert "41" in html and "2·5 + 2·13 = 36" in text and len(weights["data"]) == 6
-    assert all(Path(p).is_file() for p in (kernels, rank1, cost_k))
+    assert all(Path(p).is_file() for p in (dilation, erf, cost_k)) and "k=41" in cost_note
     yaml_text, snippet = client.predict(41, "neck", "gate", "n", 4, api_name="/export")
     assert "LSKA" in yaml_text and "nc: 4" in yaml_text and "--k 41 --point neck" in snippet
     pair, table, _ = client.predict(23, "sppf", "gate", api_name="/zoo")

@@ -1,37 +1,184 @@
-"""The Teach tab: how 1-D kernels reach a k×k field, what each design costs, and the YAML to use LSKA."""
+"""The Teach tab: how 1-D kernels reach a k×k field, what each design costs, and the YAML to use LSKA.
+
+Every view follows the page's k (and the trained kernels its insertion point and block kind) and is drawn
+when the page opens; the learner changes one thing (a step, a pattern, a gate) and watches the consequence.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 
-from lska_demo.service import DemoService
+from lska_demo.service import DemoService, TeachView
 from lska_demo.ui import export
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, stale_on, table
+from lska_demo.ui.common import HEAVY, Controls, friendly, table
+
+PLAY_PAUSE_S = 0.9  # between steps of Play: long enough to read a panel's title
+LEAD = (
+    "Change **k** at the top of the page and every view below follows. Each figure has one sentence under it "
+    "saying what to notice."
+)
+CASCADE_LEAD = (
+    "### 1. Step through the cascade\nOne bright pixel (or a small pattern) goes through each design's depthwise "
+    "convs, one conv per step. The dashed box is the reach so far; the titles count the weights paid so far. "
+    "Every tap here is a box average, so the picture shows *where* each design reads, not learned values."
+)
+DILATION_LEAD = "### 2. What dilation reads"
+TRAINED_LEAD = (
+    "### 3. Trained kernels\nThe equivalent k×k kernels the zoo's trained gate learned for the chosen k, insertion "
+    "point and block kind (its most energetic channels), each beside its best rank-1 (separable) view. Signed "
+    "scale: red positive, blue negative."
+)
+PLAYGROUND_LEAD = (
+    "### 4. Kernel playground\nPick a pattern: each design's equivalent kernel filters it (top), and the same "
+    "shape, used as a kernel, shows what one separable kernel cannot draw and what LSKA's 1×1 mixing of a few "
+    "channels recovers (bottom)."
+)
+ERF_LEAD = (
+    "### 5. Receptive field, explained\nThe effective receptive field (ERF) is measured as RepLKNet (Ding et al., "
+    "CVPR 2022) does: the gradient of the centre output with respect to every input pixel, shown as "
+    "log10(gradient + 1) scaled to its maximum; its area ratio is the smallest centred square holding a given "
+    "share of that gradient. Here each module is measured alone; the **Receptive field** tab measures it "
+    "inside the zoo's detectors, at the layer you choose."
+)
+COST_LEAD = "### 6. Cost growth"
 
 
-def build(service: DemoService, controls: Controls) -> None:
+def _figure(label: str) -> tuple[gr.Image, gr.Markdown]:
+    """A figure (scaled to the column's width, never wider) and the one sentence under it."""
+    image = gr.Image(
+        show_label=False, label=label, format="png", interactive=False, buttons=[], elem_classes="teach-figure"
+    )
+    return image, gr.Markdown(elem_classes="teach-caption")
+
+
+def _shown(view: TeachView) -> tuple[Any, str]:
+    return view.figure, view.caption
+
+
+def _intro(service: DemoService, controls: Controls) -> None:
+    """The pipelines, the worked text, the weights table, dilation, ERF and cost: the ``teach`` API (k alone)."""
+
     @friendly
-    def run_teach(k: int, progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
-        progress(0.2, desc="drawing kernels")
+    def run_teach(k: int) -> tuple[Any, ...]:
         result = service.teach(k)
         return (
             result.pipelines_html,
             result.text,
-            result.kernels_figure,
-            result.rank1_figure,
-            result.cost_figure,
             table(result.weights_table),
+            *_shown(result.dilation),
+            *_shown(result.erf),
+            *_shown(result.cost),
         )
 
-    button = gr.Button("Explain this k", variant="primary")
+    gr.Markdown(LEAD)
     pipelines = gr.HTML()
+    _cascade(service, controls)
     text = gr.Markdown()
-    kernels = gr.Image(show_label=False, label="Equivalent k×k kernel of each design", format="png")
-    rank1 = gr.Image(show_label=False, label="LKA's kernel and its best rank-1 (separable) approximation", format="png")
-    cost_k = gr.Image(show_label=False, label="Cost vs k at YOLOv8n's P5 (256 channels, 20×20)", format="png")
-    weights = gr.Dataframe(label="Spatial weights per channel")
-    stale_on([controls.k], [pipelines, kernels, rank1, cost_k, weights], text, "Explain this k")
-    button.click(run_teach, [controls.k], [pipelines, text, kernels, rank1, cost_k, weights], api_name="teach", **HEAVY)
+    weights = gr.Dataframe(label="Spatial weights per channel (◀ your k)")
+    gr.Markdown(DILATION_LEAD)
+    dilation = _figure("Which pixels the dilated kernel reads")
+    _trained(service, controls)
+    _playground(service, controls)
+    gr.Markdown(ERF_LEAD)
+    erf = _figure("ERF of the four designs, and the area ratio against k")
+    gr.Markdown(COST_LEAD)
+    cost = _figure("Weights and GFLOPs against k")
+    outputs = [pipelines, text, weights, *dilation, *erf, *cost]
+    controls.k.change(run_teach, [controls.k], outputs, api_name="teach", **HEAVY)
+    controls.page.load(run_teach, [controls.k], outputs, api_visibility="private", **HEAVY)
+
+
+def _cascade(service: DemoService, controls: Controls) -> None:
+    """The step-through: what goes in, a step slider and Play, the four designs side by side."""
+    choices = service.teach_choices()
+    last = choices["steps"]
+
+    @friendly
+    def run_step(k: int, source: str, step: int) -> tuple[Any, str]:
+        return _shown(service.teach_cascade(k, source, step))
+
+    def run_play() -> Iterator[int]:
+        for step in range(last + 1):
+            yield step
+            if step < last:
+                time.sleep(PLAY_PAUSE_S)
+
+    gr.Markdown(CASCADE_LEAD)
+    source = gr.Radio(choices["inputs"], value=choices["inputs"][0], label="What goes in")
+    with gr.Row(equal_height=True):
+        step = gr.Slider(0, last, value=0, step=1, label="Step: depthwise convs applied", scale=4, elem_id="teach-step")
+        play = gr.Button("▶ Play", scale=1, min_width=90, elem_id="teach-play")
+    figure = _figure("The four designs after this step")
+    gr.on(
+        [controls.k.change, controls.page.load, source.change, step.change],
+        run_step,
+        [controls.k, source, step],
+        list(figure),
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="minimal",
+        **HEAVY,
+    )
+    play.click(run_play, None, [step], api_visibility="private", show_progress="hidden")
+
+
+def _trained(service: DemoService, controls: Controls) -> None:
+    """The zoo's trained gate of this variant: a gate picker where the point has several."""
+
+    @friendly
+    def run_variant(k: int, point: str, block: str) -> tuple[Any, ...]:
+        names = service.teach_gates(k, point, block)
+        view = service.teach_trained(k, point, block, names[0])
+        picker = gr.Dropdown(choices=names, value=names[0], visible=len(names) > 1)
+        return view.figure, view.caption, picker
+
+    @friendly
+    def run_gate(k: int, point: str, block: str, gate: str) -> tuple[Any, str]:
+        return _shown(service.teach_trained(k, point, block, gate))
+
+    gr.Markdown(TRAINED_LEAD)
+    gate = gr.Dropdown([], label="Gate (this insertion point has several)", visible=False)
+    figure = _figure("Trained equivalent kernels and their rank-1 views")
+    gr.on(
+        [controls.k.change, controls.point.change, controls.block.change, controls.page.load],
+        run_variant,
+        controls.variant,
+        [*figure, gate],
+        api_visibility="private",
+        trigger_mode="always_last",
+        **HEAVY,
+    )
+    gate.input(run_gate, [*controls.variant, gate], list(figure), api_visibility="private", **HEAVY)
+
+
+def _playground(service: DemoService, controls: Controls) -> None:
+    """A pattern filtered by each design, and the rank view of the same shape as a kernel."""
+    patterns = service.teach_choices()["patterns"]
+
+    @friendly
+    def run_playground(k: int, name: str) -> tuple[Any, ...]:
+        filtered, ranks = service.teach_playground(k, name)
+        return (*_shown(filtered), *_shown(ranks))
+
+    gr.Markdown(PLAYGROUND_LEAD)
+    shape = gr.Radio(patterns, value="ring", label="Pattern")
+    filtered = _figure("The pattern filtered by each design")
+    ranks = _figure("What separable kernels can draw")
+    gr.on(
+        [controls.k.change, controls.page.load, shape.change],
+        run_playground,
+        [controls.k, shape],
+        [*filtered, *ranks],
+        api_visibility="private",
+        trigger_mode="always_last",
+        **HEAVY,
+    )
+
+
+def build(service: DemoService, controls: Controls) -> None:
+    _intro(service, controls)
     export.build(service, controls)  # the export box sits under the teaching part, in its own module

@@ -1,14 +1,15 @@
 """The Teach tab's views, one function per view: the engine's data drawn by ``teach_plots``, with its caption.
 
 Pure functions of validated arguments (the service checks what a visitor sent and loads models). What every
-visitor sees alike is computed once and kept: the step-throughs per (k, pattern), the ERF sweep and the cost
-rows, so that moving a slider only redraws a figure.
+visitor sees alike is computed once and kept: the step-throughs and playgrounds per (k, pattern), the ERF
+sweep and the cost rows, and the three figures that depend on k alone (six k: a few MB), so that moving a
+slider only redraws one figure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from lska_demo import teach_plots
 from lska_demo.analysis.cascade import Cascade, cascades, dilation_grid, teaching_gate
 from lska_demo.analysis.cost import design_costs
 from lska_demo.analysis.erf_sweep import ErfSweep, erf_vs_k
-from lska_demo.analysis.playground import PATTERNS, RankView, pattern, playground, rank_view
+from lska_demo.analysis.playground import PATTERNS, Playground, RankView, pattern, playground, rank_view
 from lska_demo.analysis.trained_kernels import trained_kernels
 from lska_demo.kernels import DESIGNS, PAPER_KERNEL_SIZES
 
@@ -62,6 +63,7 @@ def cascade_view(k: int, source: str, step: int) -> TeachView:
     return TeachView(teach_plots.cascade_figure(steps, step), teach_plots.cascade_caption(steps, step))
 
 
+@lru_cache(maxsize=len(PAPER_KERNEL_SIZES))
 def dilation_view(k: int) -> TeachView:
     grid = dilation_grid(k)
     return TeachView(teach_plots.dilation_figure(grid), teach_plots.dilation_caption(grid))
@@ -78,8 +80,13 @@ def trained_view(gate: nn.Module, trained: bool) -> TrainedView:
     )
 
 
+@lru_cache(maxsize=len(PAPER_KERNEL_SIZES) * len(PATTERNS))
+def _playground(k: int, name: str) -> Playground:
+    return playground(pattern(name), {design: teaching_gate(design, k) for design in DESIGNS}, name)
+
+
 def playground_view(k: int, name: str) -> TeachView:
-    view = playground(pattern(name), {design: teaching_gate(design, k) for design in DESIGNS}, name)
+    view = _playground(k, name)
     return TeachView(teach_plots.playground_figure(view), teach_plots.playground_caption(view))
 
 
@@ -100,6 +107,7 @@ def erf_sweep() -> ErfSweep:
     return erf_vs_k()
 
 
+@lru_cache(maxsize=len(PAPER_KERNEL_SIZES))
 def erf_view(k: int) -> TeachView:
     sweep = erf_sweep()
     return TeachView(teach_plots.erf_figure(sweep, k), teach_plots.erf_caption(sweep, k))
@@ -111,6 +119,7 @@ def cost_rows() -> tuple[dict[str, Any], ...]:
     return tuple(design_costs(dim=COST_DIM, size=COST_SIZE, ks=PAPER_KERNEL_SIZES))
 
 
+@lru_cache(maxsize=len(PAPER_KERNEL_SIZES))
 def cost_view(k: int) -> TeachView:
     rows = list(cost_rows())
     return TeachView(teach_plots.cost_figure(rows, k), teach_plots.cost_caption(rows, k))

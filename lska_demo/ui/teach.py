@@ -24,7 +24,8 @@ LEAD = (
 CASCADE_LEAD = (
     "### 1. Step through the cascade\nOne bright pixel (or a small pattern) goes through each design's depthwise "
     "convs, one conv per step. The dashed box is the reach so far; the titles count the weights paid so far. "
-    "Every tap here is a box average, so the picture shows *where* each design reads, not learned values."
+    "Every tap here is a box average, so the picture shows *where* each design reads, not learned values; "
+    "brighter cells are reached along more paths (where neighbouring small kernels overlap), not read more."
 )
 DILATION_LEAD = "### 2. What dilation reads"
 TRAINED_LEAD = (
@@ -47,12 +48,19 @@ ERF_LEAD = (
 COST_LEAD = "### 6. Cost growth"
 
 
-def _figure(label: str) -> tuple[gr.Image, gr.Markdown]:
-    """A figure (scaled to the column's width, never wider) and the one sentence under it."""
+def _figure(label: str, name: str) -> tuple[gr.Image, gr.Markdown]:
+    """A figure (scaled to the column's width, never wider) and the one sentence under it; ids
+    ``teach-<name>`` and ``teach-<name>-caption``."""
     image = gr.Image(
-        show_label=False, label=label, format="png", interactive=False, buttons=[], elem_classes="teach-figure"
+        show_label=False,
+        label=label,
+        format="png",
+        interactive=False,
+        buttons=[],
+        elem_id=f"teach-{name}",
+        elem_classes="teach-figure",
     )
-    return image, gr.Markdown(elem_classes="teach-caption")
+    return image, gr.Markdown(elem_id=f"teach-{name}-caption", elem_classes="teach-caption")
 
 
 def _shown(view: TeachView) -> tuple[Any, str]:
@@ -80,13 +88,13 @@ def _intro(service: DemoService, controls: Controls) -> None:
     text = gr.Markdown()
     weights = gr.Dataframe(label="Spatial weights per channel (◀ your k)")
     gr.Markdown(DILATION_LEAD)
-    dilation = _figure("Which pixels the dilated kernel reads")
+    dilation = _figure("Which pixels the dilated kernel reads", "dilation")
     _trained(service, controls)
     _playground(service, controls)
     gr.Markdown(ERF_LEAD)
-    erf = _figure("ERF of the four designs, and the area ratio against k")
+    erf = _figure("ERF of the four designs, and the area ratio against k", "erf")
     gr.Markdown(COST_LEAD)
-    cost = _figure("Weights and GFLOPs against k")
+    cost = _figure("Weights and GFLOPs against k", "cost")
     outputs = [pipelines, text, weights, *dilation, *erf, *cost]
     controls.k.change(run_teach, [controls.k], outputs, api_name="teach", **HEAVY)
     controls.page.load(run_teach, [controls.k], outputs, api_visibility="private", **HEAVY)
@@ -112,7 +120,7 @@ def _cascade(service: DemoService, controls: Controls) -> None:
     with gr.Row(equal_height=True):
         step = gr.Slider(0, last, value=0, step=1, label="Step: depthwise convs applied", scale=4, elem_id="teach-step")
         play = gr.Button("▶ Play", scale=1, min_width=90, elem_id="teach-play")
-    figure = _figure("The four designs after this step")
+    figure = _figure("The four designs after this step", "cascade")
     gr.on(
         [controls.k.change, controls.page.load, source.change, step.change],
         run_step,
@@ -142,7 +150,7 @@ def _trained(service: DemoService, controls: Controls) -> None:
 
     gr.Markdown(TRAINED_LEAD)
     gate = gr.Dropdown([], label="Gate (this insertion point has several)", visible=False)
-    figure = _figure("Trained equivalent kernels and their rank-1 views")
+    figure = _figure("Trained equivalent kernels and their rank-1 views", "trained")
     gr.on(
         [controls.k.change, controls.point.change, controls.block.change, controls.page.load],
         run_variant,
@@ -166,8 +174,8 @@ def _playground(service: DemoService, controls: Controls) -> None:
 
     gr.Markdown(PLAYGROUND_LEAD)
     shape = gr.Radio(patterns, value="ring", label="Pattern")
-    filtered = _figure("The pattern filtered by each design")
-    ranks = _figure("What separable kernels can draw")
+    filtered = _figure("The pattern filtered by each design", "playground")
+    ranks = _figure("What separable kernels can draw", "ranks")
     gr.on(
         [controls.k.change, controls.page.load, shape.change],
         run_playground,

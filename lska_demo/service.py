@@ -492,13 +492,14 @@ class DemoService:
         k, source = check_k(k), check_choice("input", source, list(views.CASCADE_INPUTS))
         return views.cascade_view(k, source, check_step(step, views.cascade_steps()))
 
-    def teach_gates(self, k: Any = 23, point: Any = "sppf", block: Any = "gate") -> list[str]:
-        """The large-kernel gates of the zoo model of this variant (several where the point has several)."""
+    def teach_gates(self, k: Any = 23, point: Any = "sppf", block: Any = "gate") -> list[tuple[str, str]]:
+        """(label, name) of every large-kernel gate of the zoo model of this variant (neck 4, residual 6)."""
         from lska_demo.analysis.trained_kernels import gates_in
+        from lska_demo.teach_views import gate_label
 
         side = self.models.zoo_side(VariantSpec(*check_variant(k, point, block)))
         with side.use() as model:
-            return list(gates_in(model))
+            return [(gate_label(name), name) for name in gates_in(model)]
 
     def teach_trained(self, k: Any = 23, point: Any = "sppf", block: Any = "gate", gate: Any = None) -> TrainedView:
         """The most energetic channels of one gate of the zoo model (the first gate when ``gate`` is None);
@@ -510,7 +511,7 @@ class DemoService:
         with side.use() as model:
             gates = gates_in(model)
             name = next(iter(gates)) if gate is None else check_choice("gate", gate, list(gates))
-            return views.trained_view(gates[name], side.trained)
+            return views.trained_view(gates[name], side.trained, f"{side.name}, {views.gate_label(name)}")
 
     def teach_playground(self, k: Any = 23, name: Any = "ring") -> tuple[TeachView, TeachView]:
         """A pattern filtered by each design, and whether separable kernels can draw it as a kernel."""

@@ -69,12 +69,29 @@ def dilation_view(k: int) -> TeachView:
     return TeachView(teach_plots.dilation_figure(grid), teach_plots.dilation_caption(grid))
 
 
-def trained_view(gate: nn.Module, trained: bool) -> TrainedView:
-    """The most energetic channels of ``gate`` (a gate or a VAN block), random weights labelled as such."""
+def gate_label(name: str) -> str:
+    """A gate's qualified name as a learner reads it: ``model.4.m.1.attn`` -> ``layer 4, bottleneck 1``."""
+    parts = name.split(".")
+    if len(parts) >= 2 and parts[0] == "model" and parts[1].isdigit():
+        label = f"layer {parts[1]}"
+        if len(parts) >= 4 and parts[2] == "m" and parts[3].isdigit():
+            label += f", bottleneck {parts[3]}"
+        return label
+    return name
+
+
+def trained_view(gate: nn.Module, trained: bool, where: str) -> TrainedView:
+    """The most energetic channels of ``gate`` (a gate or a VAN block), random weights labelled as such.
+
+    Args:
+        gate: the module whose kernels to show.
+        trained: whether its weights are trained.
+        where: the model and gate, e.g. "yolov8n-lska23-neck-s0, layer 17", to start the caption.
+    """
     view = trained_kernels(gate, trained)
     return TrainedView(
         teach_plots.trained_kernels_figure(view),
-        teach_plots.trained_kernels_caption(view),
+        f"{where}: {teach_plots.trained_kernels_caption(view)}",
         teach_plots.trained_kernels_title(view),
         trained,
     )

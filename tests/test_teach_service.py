@@ -74,6 +74,7 @@ def test_teach_shows_the_trained_kernels_of_a_zoo_choice(service: DemoService) -
     view = service.teach_trained(23, "sppf", "gate")
     assert view.trained and "trained" in view.title and "RANDOM" not in view.title
     assert _is_figure(view) and "random" not in view.caption.lower()
+    assert view.caption.startswith("yolov8n-lska23-sppf-s0, layer 9: ")
     assert "rank-1 error 0%" in view.caption  # LSKA's trained kernels are separable by construction
 
 
@@ -86,9 +87,11 @@ def test_teach_trained_labels_random_weights_where_the_zoo_has_none(fake_zoo: Pa
 @pytest.mark.parametrize(("point", "count"), [("neck", 4), ("residual", 6)])
 def test_teach_gate_picker_offers_every_gate_of_a_point(service: DemoService, point: str, count: int) -> None:
     gates = service.teach_gates(23, point, "gate")
-    assert len(gates) == count and len(set(gates)) == count
-    first, last = (service.teach_trained(23, point, "gate", g) for g in (gates[0], gates[-1]))
+    assert len(gates) == count and len({name for _, name in gates}) == count
+    assert all(label.startswith("layer ") for label, _ in gates)
+    first, last = (service.teach_trained(23, point, "gate", name) for _, name in (gates[0], gates[-1]))
     assert not np.array_equal(first.figure, last.figure)
+    assert first.caption.startswith(f"yolov8n-lska23-{point}-s0, {gates[0][0]}: ")
 
 
 def test_teach_playground_filters_and_ranks_the_chosen_pattern(service: DemoService) -> None:

@@ -139,9 +139,10 @@ def _trained(service: DemoService, controls: Controls) -> None:
 
     @friendly
     def run_variant(k: int, point: str, block: str) -> tuple[Any, ...]:
-        names = service.teach_gates(k, point, block)
-        view = service.teach_trained(k, point, block, names[0])
-        picker = gr.Dropdown(choices=names, value=names[0], visible=len(names) > 1)
+        gates = service.teach_gates(k, point, block)
+        first = gates[0][1]
+        view = service.teach_trained(k, point, block, first)
+        picker = gr.Dropdown(choices=gates, value=first, visible=len(gates) > 1)
         return view.figure, view.caption, picker
 
     @friendly

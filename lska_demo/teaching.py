@@ -4,46 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
+from lska_demo.analysis.cascade import conv_label
 from lska_demo.analysis.playground import RankView
 from lska_demo.kernels import DESIGN_LABELS, DESIGNS, PAPER_KERNEL_SIZES, build_design, kernel_spec
 from lska_demo.yolo import VariantSpec
 
 
-def _conv_label(conv: nn.Conv2d) -> str:
-    kh, kw = conv.kernel_size
-    dilation = conv.dilation[0] if kh > 1 else conv.dilation[1]
-    text = f"{kh}×{kw}"
-    if dilation > 1:
-        text += f" d{dilation}"
-    return text
-
-
 def pipelines_html(k: int) -> str:
-    """Each design as the pipeline of convs its module really builds (read from the modules, not typed)."""
-    rows = []
+    """Each design as the pipeline of convs its module really builds (read from the modules, not typed).
+
+    One block per design (name and weights, then the pipeline's chips, which wrap), so that it reads on a
+    phone as on a laptop: no table wider than the screen.
+    """
+    blocks = []
     for design in DESIGNS:
         gate = build_design(design, 1, k)
-        steps = [_conv_label(getattr(gate, name)) for name in gate.stage_names]
+        steps = [conv_label(getattr(gate, name)) for name in gate.stage_names]
         weights = sum(c.weight.numel() for c in gate.depthwise_convs())
-        chips = "".join(
-            f'<span style="display:inline-block;padding:3px 8px;margin:2px;border-radius:5px;'
+        chips = " → ".join(
+            f'<span style="display:inline-block;padding:2px 7px;margin:2px 0;border-radius:5px;'
             f'background:{"#fde2cf" if i < len(steps) - 1 else "#dbe7f3"};color:#1f2933;font-family:monospace">'
-            f"{s}</span>{' →' if i < len(steps) - 1 else ''}"
+            f"{s}</span>"
             for i, s in enumerate(steps)
         )
-        rows.append(
-            f"<tr><td style='padding:4px 8px;white-space:nowrap'><b>{DESIGN_LABELS[design]}</b></td>"
-            f"<td style='padding:4px 8px'>x → {chips} → attn; out = x · attn</td>"
-            f"<td style='padding:4px 8px;text-align:right'>{weights}</td></tr>"
+        blocks.append(
+            f"<div style='margin:0 0 10px'><b>{DESIGN_LABELS[design]}</b>: <b>{weights}</b> spatial weights per "
+            f"channel<br>x → {chips} → attn; out = x · attn</div>"
         )
     return (
-        "<table style='border-collapse:collapse;width:100%'><thead><tr><th style='text-align:left'>design</th>"
-        f"<th style='text-align:left'>pipeline at k = {k} (orange: depthwise, blue: 1×1)</th>"
-        "<th style='text-align:right'>spatial weights per channel</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
+        f"<div><p style='margin:0 0 8px'>The four designs at k = {k}, as their modules build them "
+        "(orange: depthwise convs, blue: the 1×1 conv)</p>" + "".join(blocks) + "</div>"
     )
 
 

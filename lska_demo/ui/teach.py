@@ -43,7 +43,9 @@ ERF_LEAD = (
     "CVPR 2022) does: the gradient of the centre output with respect to every input pixel, shown as "
     "log10(gradient + 1) scaled to its maximum; its area ratio is the smallest centred square holding a given "
     "share of that gradient. Here each module is measured alone; the **Receptive field** tab measures it "
-    "inside the zoo's detectors, at the layer you choose."
+    "inside the zoo's detectors, at the layer you choose. LKA's and LSKA's maps are lattices because pixels "
+    "between the dilated taps are reached along more paths; the trivial designs weigh every pixel alike, so the "
+    "same reach gives them a slightly larger ratio."
 )
 COST_LEAD = "### 6. Cost growth"
 

@@ -16,6 +16,9 @@ from lska_demo.service import DemoService, TeachView
 from lska_demo.ui import export
 from lska_demo.ui.common import HEAVY, Controls, friendly, table
 
+# The private views' own pool: redrawn on every k or point change, even while another tab is open, they must
+# never queue ahead of a model event (Compare) in the shared pool; two workers for the two cores.
+VIEWS: dict[str, Any] = {"concurrency_id": "teach-views", "concurrency_limit": 2}
 PLAY_PAUSE_S = 0.9  # between steps of Play: long enough to read a panel's title
 LEAD = (
     "Change **k** at the top of the page and every view below follows. Each figure has one sentence under it "
@@ -98,8 +101,8 @@ def _intro(service: DemoService, controls: Controls) -> None:
     gr.Markdown(COST_LEAD)
     cost = _figure("Weights and GFLOPs against k", "cost")
     outputs = [pipelines, text, weights, *dilation, *erf, *cost]
-    controls.k.change(run_teach, [controls.k], outputs, api_name="teach", **HEAVY)
-    controls.page.load(run_teach, [controls.k], outputs, api_visibility="private", **HEAVY)
+    controls.k.change(run_teach, [controls.k], outputs, api_name="teach", trigger_mode="always_last", **HEAVY)
+    controls.page.load(run_teach, [controls.k], outputs, api_visibility="private", **VIEWS)
 
 
 def _cascade(service: DemoService, controls: Controls) -> None:
@@ -131,7 +134,7 @@ def _cascade(service: DemoService, controls: Controls) -> None:
         api_visibility="private",
         trigger_mode="always_last",
         show_progress="minimal",
-        **HEAVY,
+        **VIEWS,
     )
     play.click(run_play, None, [step], api_visibility="private", show_progress="hidden")
 
@@ -161,9 +164,9 @@ def _trained(service: DemoService, controls: Controls) -> None:
         [*figure, gate],
         api_visibility="private",
         trigger_mode="always_last",
-        **HEAVY,
+        **VIEWS,
     )
-    gate.input(run_gate, [*controls.variant, gate], list(figure), api_visibility="private", **HEAVY)
+    gate.input(run_gate, [*controls.variant, gate], list(figure), api_visibility="private", **VIEWS)
 
 
 def _playground(service: DemoService, controls: Controls) -> None:
@@ -186,7 +189,7 @@ def _playground(service: DemoService, controls: Controls) -> None:
         [*filtered, *ranks],
         api_visibility="private",
         trigger_mode="always_last",
-        **HEAVY,
+        **VIEWS,
     )
 
 

@@ -584,13 +584,12 @@ class DemoService:
 
 def warm_up() -> None:
     """Pay the one-time costs now (the app runs this in the background at start): the FLOP counter's
-    start-up, and the Teach tab's ERF sweep and cost rows, which every visitor shares."""
+    start-up, and the Teach tab's views that depend on k alone, which every visitor shares."""
     from lska_demo import teach_views
     from lska_demo.analysis.cost import warm_up as count_once
 
     count_once()
-    teach_views.erf_sweep()
-    teach_views.cost_rows()
+    teach_views.warm_up()
 
 
 def rounded(rows: list[dict[str, Any]], digits: int = 4) -> list[dict[str, Any]]:

@@ -140,3 +140,13 @@ def cost_rows() -> tuple[dict[str, Any], ...]:
 def cost_view(k: int) -> TeachView:
     rows = list(cost_rows())
     return TeachView(teach_plots.cost_figure(rows, k), teach_plots.cost_caption(rows, k))
+
+
+def warm_up(ks: tuple[int, ...] = PAPER_KERNEL_SIZES) -> None:
+    """Compute what every visitor shares, for every k, before anyone asks (a few seconds, in the background
+    at app start): then a change of k redraws only the views that depend on more than k."""
+    for k in ks:
+        dilation_view(k)
+        erf_view(k)
+        cost_view(k)
+        rank_of(TEXT_TARGET, k)

@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _stop(signum: int, frame: object) -> None:
-    """SIGTERM (a service manager, a test's terminate()) stops like Ctrl-C: Gradio closes the server and
+    """SIGTERM (a service manager, a test's terminate()) stops like Ctrl-C: the server closes and
     ``main`` removes the temporary folder, instead of the process dying with uploads left behind."""
     raise KeyboardInterrupt
 
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    from lska_demo.fairness import queue_kwargs
+    from lska_demo.guard import serve
     from lska_demo.service import ServiceOptions, warm_up
     from lska_demo.ui import CSS, THEME, build_ui
 
@@ -102,11 +104,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     demo = build_ui(options)
     threading.Thread(target=warm_up, name="flop-counter-warm-up", daemon=True).start()  # off the start-up path
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+    demo.queue(**queue_kwargs())  # heavy and light pools, a bounded queue (lska_demo.fairness)
     try:
-        demo.launch(
-            server_name=args.host,
-            server_port=args.port,
+        serve(  # behind lska_demo.guard: refused dev routes, capped bodies and uploads, per-client limits
+            demo,
+            args.host,
+            args.port,
             allowed_paths=[str(ASSETS_DIR)],  # example images only; uploads and outputs live in the temp folder
             blocked_paths=[str(WEIGHTS_DIR), str(CACHE_DIR / "zoo"), str(CACHE_DIR / "ultralytics")],
             show_error=False,  # gr.Error messages are always shown; other exceptions stay in the server log

@@ -219,7 +219,10 @@ def guarded(
             release_memory()  # heavy work frees hundreds of MB that glibc would otherwise keep
 
     if own is None:
-        extra = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+        # a default, so that it may follow a handler's defaulted parameters (``progress=gr.Progress()``)
+        extra = inspect.Parameter(
+            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request
+        )
         wrapper.__signature__ = inspect.Signature([*params, extra])  # type: ignore[attr-defined]
     # Gradio finds the gr.Request parameter by its resolved type hint; give it exactly that, resolved.
     wrapper.__annotations__ = {params[index].name if own is not None else "request": gr.Request}

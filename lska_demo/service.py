@@ -24,6 +24,7 @@ from lska_demo.inputs import (
     check_choice,
     check_classes,
     check_count,
+    check_flag,
     check_fraction,
     check_images,
     check_imgsz,
@@ -432,7 +433,8 @@ class DemoService:
         k, point, block = check_variant(k, point, block)
         nc, native, who = self._source_shape(self.models.check(source), VariantSpec(k, point, block))
         spec = VariantSpec(k, point, block, nc=nc)
-        imgsz = native if imgsz in (None, 0, "0", "") else check_imgsz(imgsz)
+        imgsz = native if imgsz is None or (imgsz == 0 and not isinstance(imgsz, bool)) else check_imgsz(imgsz)
+        latency = check_flag("measure latency", latency)
         _report(progress, 0.1, "counting parameters and FLOPs" + (" and timing forward passes" if latency else ""))
         base, variant = self.models.architecture(spec.baseline()), self.models.architecture(spec)
         with base.use() as b, variant.use() as v:  # always baseline first: one lock order, no deadlock

@@ -10,6 +10,7 @@ import gradio as gr
 from lska_demo.service import KERNEL_SIZES, ZOO, DemoService, ServiceOptions
 from lska_demo.ui import attention, compare, cost, erf, teach, zoo
 from lska_demo.ui.common import Controls, domain_html, image_input, status_html
+from lska_demo.ui.fields import pass_values_through
 from lska_demo.vocabulary import BLOCK_LABELS, GLOSSARY, POINT_LABELS, choices
 
 # The tabs in page order; each module's ``build(service, controls)`` lays out and wires its own tab.
@@ -186,4 +187,5 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
         controls.compare_button.click(
             lambda: gr.Tabs(selected="compare"), None, tabs, api_visibility="private", queue=False
         )
+    pass_values_through(page)  # the app's checks judge raw values (ui.fields)
     return page

@@ -6,8 +6,9 @@ from typing import Any
 
 import gradio as gr
 
+from lska_demo.fairness import click_kwargs, guarded
 from lska_demo.service import AttentionResult, DemoService
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, stale_on
+from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter, stale_on
 from lska_demo.vocabulary import CAM_METHODS, choices
 
 EXPLANATION = (
@@ -63,11 +64,11 @@ def build(service: DemoService, controls: Controls) -> None:
 
     stale_on(controls.choice, [stages, base_cam, var_cam], note, "Show attention")
     button.click(
-        run_attention,
+        guarded("attention", run_attention),
         [controls.image, *controls.variant, controls.source, method],
         [stages, base_cam, var_cam, note, words],
         api_name="attention",
-        **HEAVY,
+        **click_kwargs("attention"),
     ).then(
         show_captions,
         words,

@@ -21,8 +21,6 @@ from lska_demo.service import MAX_FILE_BYTES, VISITOR_ERRORS, DomainNote, PairSt
 log = logging.getLogger(__name__)
 # Gradio recognises a handler that reports progress by this default and passes a fresh tracker on every call.
 PROGRESS = gr.Progress()
-# One shared limit for all model work (the queue's default_concurrency_limit): pass as ``**HEAVY`` to events.
-HEAVY: dict[str, Any] = {"concurrency_id": "models"}
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from lska_demo.fairness import click_kwargs, guarded
 from lska_demo.service import CompareResult, DemoService, SideResult
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, banner_html, friendly, reporter, stale_on, table
+from lska_demo.ui.common import PROGRESS, Controls, banner_html, friendly, reporter, stale_on, table
 
 DETECTION_COLUMNS = ["label", "score", "x1", "y1", "x2", "y2"]
 
@@ -119,10 +120,16 @@ def build(service: DemoService, controls: Controls) -> None:
         "Compare baseline and LSKA",
     )
     c.compare_button.click(
-        run_compare,
+        guarded("compare", run_compare),
         [c.image, *c.variant, c.source, c.conf, c.iou],
         [base_img, var_img, base_md, var_md, base_tab, var_tab, note, raw],
         api_name="compare",
         scroll_to_output=True,
-        **HEAVY,
-    ).success(brief_cost, [*c.variant, c.source], [cost_brief], api_visibility="private", **HEAVY)
+        **click_kwargs("compare"),
+    ).success(
+        guarded("cost", brief_cost),
+        [*c.variant, c.source],
+        [cost_brief],
+        api_visibility="private",
+        **click_kwargs("cost"),
+    )

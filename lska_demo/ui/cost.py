@@ -6,13 +6,20 @@ from typing import Any
 
 import gradio as gr
 
+from lska_demo.fairness import click_kwargs, guarded
 from lska_demo.service import DemoService
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, stale_on, table
+from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter, stale_on, table
 
 # 0: the size the chosen models run at (the zoo: 256 px; yolov8n.pt: 640 px).
 INPUT_SIZES: list[tuple[str, int]] = [("models' size", 0)] + [
     (f"{size} px", size) for size in (256, 320, 480, 640, 960, 1280)
 ]
+
+
+def measures_latency(k: Any, point: Any, block: Any, imgsz: Any, latency: Any, *rest: Any) -> bool:
+    """Whether a cost call is heavy work: only when it times forward passes (exactly True; the service
+    refuses anything else)."""
+    return latency is True
 
 
 def build(service: DemoService, controls: Controls) -> None:
@@ -47,11 +54,11 @@ def build(service: DemoService, controls: Controls) -> None:
     stale_on(controls.variant, [summary, layers, lska], note, "Count")
     label = gr.State("")  # what the numbers are of: kept out of the API's outputs, shown as the table's label
     button.click(
-        run_cost,
+        guarded("cost", run_cost, heavy_if=measures_latency),
         [*controls.variant, imgsz, latency, controls.source],
         [summary, layers, lska, note, label],
         api_name="cost",
-        **HEAVY,
+        **click_kwargs("cost"),
     ).then(
         lambda text: gr.Dataframe(label=f"Parameters, GFLOPs, latency {text}"),
         label,

@@ -6,8 +6,9 @@ from typing import Any
 
 import gradio as gr
 
+from lska_demo.fairness import click_kwargs, guarded
 from lska_demo.service import MAX_ERF_IMAGES, DemoService
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter, stale_on, table
+from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter, stale_on, table
 
 EXPLANATION = (
     "**Effective receptive field** (Ding et al., RepLKNet 2022): how much each input pixel moves the centre "
@@ -58,12 +59,18 @@ def build(service: DemoService, controls: Controls) -> None:
 
     # The layers on offer depend on the insertion point, so this tab follows it; the header's diagram rides
     # along on the same event (one API call, "diagram", answers both).
-    controls.point.change(on_point, controls.variant, [controls.diagram, layer], api_name="diagram")
+    controls.point.change(
+        guarded("diagram", on_point),
+        controls.variant,
+        [controls.diagram, layer],
+        api_name="diagram",
+        **click_kwargs("diagram"),
+    )
     stale_on(controls.choice, [figure, ratios], note, "Compute receptive fields")
     button.click(
-        run_erf,
+        guarded("erf", run_erf),
         [files, *controls.variant, controls.source, n, layer, controls.image],
         [figure, ratios, note, warning_text],
         api_name="erf",
-        **HEAVY,
+        **click_kwargs("erf"),
     ).then(lambda text: text, warning_text, warning, api_visibility="private", queue=False)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
+from lska_demo.fairness import click_kwargs, guarded
 from lska_demo.service import DemoService
-from lska_demo.ui.common import HEAVY, PROGRESS, Controls, friendly, reporter
+from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter
 from lska_demo.vocabulary import SCALE_LABELS
 
 
@@ -40,7 +41,9 @@ def build(service: DemoService, controls: Controls) -> None:
         onnx_file = gr.File(label="ONNX model (zoo weights of this variant when trained)", interactive=False)
         onnx_note = gr.Markdown(elem_classes="status-box")
     inputs = [*controls.variant, scale, nc]
-    button.click(run_export, inputs, [yaml_box, snippet_box], api_name="export").then(
-        run_transfer, inputs, [transfer_box], api_name="transfer"
+    button.click(
+        guarded("export", run_export), inputs, [yaml_box, snippet_box], api_name="export", **click_kwargs("export")
+    ).then(guarded("transfer", run_transfer), inputs, [transfer_box], api_name="transfer", **click_kwargs("transfer"))
+    onnx_button.click(
+        guarded("onnx", run_onnx), controls.variant, [onnx_file, onnx_note], api_name="onnx", **click_kwargs("onnx")
     )
-    onnx_button.click(run_onnx, controls.variant, [onnx_file, onnx_note], api_name="onnx", **HEAVY)

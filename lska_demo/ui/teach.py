@@ -12,9 +12,10 @@ from typing import Any
 
 import gradio as gr
 
+from lska_demo.fairness import click_kwargs, guarded
 from lska_demo.service import DemoService, TeachView
 from lska_demo.ui import export
-from lska_demo.ui.common import HEAVY, Controls, friendly, table
+from lska_demo.ui.common import Controls, friendly, table
 
 # The private views' own pool: redrawn on every k or point change, even while another tab is open, they must
 # never queue ahead of a model event (Compare) in the shared pool; two workers for the two cores.
@@ -101,7 +102,14 @@ def _intro(service: DemoService, controls: Controls) -> None:
     gr.Markdown(COST_LEAD)
     cost = _figure("Weights and GFLOPs against k", "cost")
     outputs = [pipelines, text, weights, *dilation, *erf, *cost]
-    controls.k.change(run_teach, [controls.k], outputs, api_name="teach", trigger_mode="always_last", **HEAVY)
+    controls.k.change(
+        guarded("teach", run_teach),
+        [controls.k],
+        outputs,
+        api_name="teach",
+        trigger_mode="always_last",
+        **click_kwargs("teach"),
+    )
     controls.page.load(run_teach, [controls.k], outputs, api_visibility="private", **VIEWS)
 
 

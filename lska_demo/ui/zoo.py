@@ -6,6 +6,7 @@ from typing import Any
 
 import gradio as gr
 
+from lska_demo.fairness import click_kwargs, guarded
 from lska_demo.service import DemoService
 from lska_demo.ui.common import Controls, friendly, table
 
@@ -22,7 +23,7 @@ def build(service: DemoService, controls: Controls) -> None:
     note = gr.Markdown()
     every = gr.Dataframe(label="Every model in weights/manifest.json", max_height=420)
 
-    button.click(run_zoo, controls.variant, [pair, every, note], api_name="zoo")
+    button.click(guarded("zoo", run_zoo), controls.variant, [pair, every, note], api_name="zoo", **click_kwargs("zoo"))
     controls.page.load(run_zoo, controls.variant, [pair, every, note], api_visibility="private")
     # The pair follows the choice at once (the manifest is cheap to read), so it is never stale.
     gr.on(

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import lska_demo  # noqa: F401  (offline runtime before Gradio, Ultralytics or torch start)
+from lska_demo.guard import GuardSettings
 from lska_demo.images import MAX_FILE_BYTES
 from lska_demo.runtime import ASSETS_DIR, CACHE_DIR, WEIGHTS_DIR
 
@@ -38,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", type=Path, default=None, help="an Ultralytics YOLOv8 checkpoint of yours (trusted)")
     p.add_argument("--max-cache", type=int, default=6, help="models kept in memory (at least 2)")
     p.add_argument(
+        "--upload-storage-mb",
+        type=float,
+        default=GuardSettings.storage_cap_bytes / 2**20,
+        help="uploads and outputs kept on disk at most (oldest removed first; default %(default)g)",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=max(1, (os.cpu_count() or 1) // CONCURRENCY),
@@ -46,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.weights is not None and not args.weights.is_file():
         p.error(f"--weights {args.weights}: no such file")
+    if args.upload_storage_mb <= 0:
+        p.error("--upload-storage-mb must be positive")
     if args.max_cache < 2:
         p.error("--max-cache must be at least 2 (a baseline and a variant)")
     return args
@@ -110,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
             demo,
             args.host,
             args.port,
+            GuardSettings(storage_cap_bytes=int(args.upload_storage_mb * 2**20)),
             allowed_paths=[str(ASSETS_DIR)],  # example images only; uploads and outputs live in the temp folder
             blocked_paths=[str(WEIGHTS_DIR), str(CACHE_DIR / "zoo"), str(CACHE_DIR / "ultralytics")],
             show_error=False,  # gr.Error messages are always shown; other exceptions stay in the server log

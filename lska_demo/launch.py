@@ -28,9 +28,18 @@ def start_app(
     env: dict[str, str] | None = None,
     log: IO[bytes] | int = subprocess.DEVNULL,
     timeout: float = 120.0,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen, str, float]:
-    """The server process, its URL and the seconds it took to answer 200; the process is stopped on failure."""
-    port = free_port()
+    """The server process, its URL and the seconds it took to answer 200; the process is stopped on failure.
+
+    Args:
+        args: ``app.py``'s arguments besides ``--port``.
+        env: environment variables on top of this process's.
+        log: where the server's output goes.
+        timeout: seconds to wait for the page.
+        port: the loopback port, or None for a free one.
+    """
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}/"
     started = time.perf_counter()
     proc = subprocess.Popen(

@@ -329,13 +329,15 @@ def build_zoo(
 
 
 def load_checkpoint_model(path: str | Path) -> Any:
-    """An operator's trusted Ultralytics checkpoint (``--weights my.pt``, ``yolov8n.pt``) as an eval float model.
+    """An operator's trusted Ultralytics checkpoint (``--weights my.pt``, ``yolov8n.pt``) as an eval float model,
+    unpickled with ``weights_only=True`` (``checkpoints.load_safely``); ZooError with a plain message when it
+    cannot be. Never used for ``weights/``'s zoo files (``load_entry`` reads those)."""
+    from lska_demo.checkpoints import CheckpointError, load_safely
 
-    Pickle-based, so never used for ``weights/``'s zoo files (``load_entry`` reads those)."""
-    from ultralytics.nn.tasks import load_checkpoint
-
-    model, _ = load_checkpoint(str(path), device="cpu", fuse=False)
-    return model.float().eval()
+    try:
+        return load_safely(path)
+    except CheckpointError as err:
+        raise ZooError(str(err)) from err
 
 
 def load_zoo_model(spec: VariantSpec, seed: int = 0, folder: str | Path = WEIGHTS_DIR) -> tuple[Any, dict[str, Any]]:
@@ -355,9 +357,12 @@ def load_pretrained(name: str = "yolov8n.pt", folder: str | Path = WEIGHTS_DIR) 
     if local.is_file():
         return load_checkpoint_model(local)
     try:
-        from ultralytics import YOLO
+        from ultralytics.utils.downloads import attempt_download_asset
 
-        return YOLO(name).model.float().eval()
+        downloaded = Path(attempt_download_asset(name))  # Ultralytics' cache, or its release download
+        if not downloaded.is_file():
+            raise FileNotFoundError(name)
+        return load_checkpoint_model(downloaded)
     except (ConnectionError, OSError, FileNotFoundError) as err:
         # The operator's detail goes to the log; the message reaches visitors, so it names no path or setting.
         LOG.warning(

@@ -8,8 +8,12 @@ import pytest
 
 from lska_demo.analysis.attention import class_activation_map
 from lska_demo.inputs import (
+    InputError,
     check_block,
+    check_choice,
     check_classes,
+    check_flag,
+    check_fraction,
     check_images,
     check_k,
     check_method,
@@ -22,9 +26,37 @@ from lska_demo.vocabulary import BLOCK_LABELS, CAM_METHODS, POINT_LABELS, choice
 from lska_demo.yolo import INSERTION_POINTS, SCALES
 
 
-@pytest.mark.parametrize("k", [23, 23.0, "23", " 23 "])
-def test_whole_numbers_arrive_in_every_form(k: object) -> None:
+@pytest.mark.parametrize("k", [23, 23.0])
+def test_whole_numbers_arrive_as_int_or_integral_float(k: object) -> None:
     assert check_k(k) == 23 and check_classes(k) == 23
+
+
+@pytest.mark.parametrize("value", ["23", " 23 ", 23.5, float("nan"), True, None, [23]])
+def test_whole_numbers_are_strict(value: object) -> None:
+    """Issue 14: no text, no fraction rounded, no NaN, no bool passed for a number."""
+    with pytest.raises(InputError, match="whole number"):
+        check_classes(value)
+    with pytest.raises(InputError, match="kernel size must be one of"):
+        check_k(value)
+
+
+@pytest.mark.parametrize("value", ["yes", 2, 1, None, "true"])
+def test_flags_are_true_or_false_only(value: object) -> None:
+    with pytest.raises(InputError, match="must be true or false"):
+        check_flag("measure latency", value)
+    assert check_flag("measure latency", True) is True
+
+
+@pytest.mark.parametrize("value", ["abc", None, "0.5", float("nan"), float("inf"), 1.5, -0.1])
+def test_fractions_are_numbers_between_0_and_1(value: object) -> None:
+    with pytest.raises(InputError, match="confidence threshold must be"):
+        check_fraction("confidence threshold", value)
+
+
+def test_run_time_choices_keep_their_type() -> None:
+    assert check_choice("layer", "neck", ["neck", "head"]) == "neck"
+    with pytest.raises(InputError, match="layer must be one of"):
+        check_choice("layer", ["neck"], ["neck", "head"])
 
 
 @pytest.mark.parametrize(
@@ -47,7 +79,7 @@ def test_bad_values_say_what_is_allowed(check: object, value: object, message: s
 def test_a_huge_input_is_not_echoed() -> None:
     with pytest.raises(ValueError) as caught:
         check_point("x" * 100_000)
-    assert len(str(caught.value)) < 200
+    assert len(str(caught.value)) < 200 and str(caught.value).endswith("…")
 
 
 def test_at_most_sixteen_images_and_empty_ones_dropped() -> None:

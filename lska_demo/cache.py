@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
@@ -23,12 +24,31 @@ class LoadedModel:
     imgsz: int
     entry: dict[str, Any] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    fused: nn.Module | None = field(default=None, repr=False)  # use_fused's copy, built on first use
 
     @contextmanager
     def use(self) -> Iterator[nn.Module]:
         """Exclusive use of the model: forward passes at other sizes and CAM/ERF hooks must not interleave."""
         with self.lock:
             yield self.model
+
+    @contextmanager
+    def use_fused(self) -> Iterator[nn.Module]:
+        """Exclusive use of a copy with each BatchNorm folded into its convolution, for detection only: what
+        Ultralytics' ``predict`` runs (about 10 % faster on CPU, outputs equal to float rounding). Built on
+        first use; the model itself stays unfused for grafting, hooks (CAM, ERF) and parameter counts."""
+        with self.lock:
+            if self.fused is None:
+                self.fused = fused_copy(self.model)
+            yield self.fused
+
+
+def fused_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` with Conv+BatchNorm pairs fused (Ultralytics' ``fuse``), or the copy as it is
+    when the model has no ``fuse``."""
+    duplicate = copy.deepcopy(model)
+    fuse = getattr(duplicate, "fuse", None)
+    return (fuse(verbose=False) if callable(fuse) else duplicate).eval()
 
 
 class ModelCache:

@@ -615,7 +615,7 @@ def _detect_side(
         return SideResult(side.name, False, side.status, metrics=metrics)
     if side.imgsz not in letterboxed:
         letterboxed[side.imgsz] = letterbox(picture, side.imgsz)
-    with side.use() as model:
+    with side.use_fused() as model:  # BatchNorm folded, as Ultralytics' predict runs it
         result = detect(model, picture, conf=conf, iou=iou, imgsz=side.imgsz, letterboxed=letterboxed[side.imgsz])
     return SideResult(
         name=side.name,

@@ -49,10 +49,12 @@ def test_bad_kernel_size_says_which_sizes_exist(service: DemoService, picture: n
         service.compare(picture, k=k)
 
 
-def test_numbers_arrive_as_text_or_floats_from_clients(service: DemoService) -> None:
-    yaml_a, _ = service.export("23", "sppf", "gate", "n", 80.0)
-    yaml_b, _ = service.export(23.0, "sppf", "gate", "n", "80")
+def test_whole_numbers_arrive_as_ints_or_integral_floats_never_as_text(service: DemoService) -> None:
+    yaml_a, _ = service.export(23, "sppf", "gate", "n", 80.0)
+    yaml_b, _ = service.export(23.0, "sppf", "gate", "n", 80)
     assert yaml_a == yaml_b
+    with pytest.raises(ValueError, match="number of classes must be a whole number, not '80'"):
+        service.export(23, "sppf", "gate", "n", "80")  # issue 14: strict, as the raw HTTP API sends it
 
 
 @pytest.mark.parametrize(
@@ -60,7 +62,7 @@ def test_numbers_arrive_as_text_or_floats_from_clients(service: DemoService) -> 
     [
         ({"point": "backbone"}, "residual, sppf, neck, head"),
         ({"block": "cbam"}, "'gate'"),
-        ({"source": "yolov9.pt"}, "zoo, yolov8n.pt"),
+        ({"source": "yolov9.pt"}, "'zoo', 'yolov8n.pt'"),
         ({"conf": 1.5}, "confidence threshold must be between 0 and 1"),
         ({"iou": -0.1}, "IoU threshold must be between 0 and 1"),
         ({"conf": "high"}, "confidence threshold must be a number"),
@@ -141,6 +143,7 @@ def test_pretrained_offline_falls_back_with_advice(tmp_path: Path, picture: np.n
     assert not result.baseline.trained and result.baseline.image is None
     assert "COCO-pretrained" in result.baseline.status and "Untrained" in result.variant.status
     assert "/" not in result.baseline.status and "YOLO_OFFLINE" not in result.baseline.status  # no operator detail
+    assert str(tmp_path) not in result.baseline.status + result.variant.status  # issue 14: no server path
 
 
 def test_operator_checkpoint_graft_predicts_what_the_baseline_predicts(fake_zoo: Path, picture: np.ndarray) -> None:

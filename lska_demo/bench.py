@@ -1,12 +1,15 @@
 """``python -m lska_demo bench``: speed and memory ratios measured in one run, against their limits.
 
-Latency numbers on a shared 2-core machine are noisy, so every comparison is a ratio of medians from
-runs interleaved in one process; absolute seconds are printed beside them for context only.
+Latency numbers on a shared 2-core machine are noisy, so every comparison is measured in at least
+``MIN_ROUNDS`` interleaved rounds (one call of each side per round) and reported as the median of the per-round
+ratios, with their spread (min, median, max) beside it: a row whose spread is wide says so. Absolute times are
+printed beside them for context only.
 """
 
 from __future__ import annotations
 
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -21,6 +24,7 @@ from lska_demo.launch import peak_rss_gb, start_app, stop_app
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 # YOLOv8n at 640: P3 has 64 channels at 80x80, P5 256 channels at 20x20.
 FEATURE_MAPS = {"P3": (64, 80), "P5": (256, 20)}
+MIN_ROUNDS = 5
 
 
 @dataclass
@@ -30,6 +34,8 @@ class Check:
     unit: str
     limit: float | None  # None: reported, not judged
     detail: str = ""
+    spread: list[float] | None = None  # min, median, max of the value over the rounds (None: measured once)
+    rounds: int = 1
 
     @property
     def ok(self) -> bool | None:
@@ -38,13 +44,63 @@ class Check:
     def line(self) -> str:
         verdict = {True: "ok", False: "OVER", None: "info"}[self.ok]
         limit = "" if self.limit is None else f"<= {self.limit:g}"
-        return f"{self.name:<44} {self.value:>9.3f} {self.unit:<8} {limit:<9} {verdict:<5} {self.detail}"
+        spread = ""
+        if self.spread is not None:
+            low, median, high = self.spread
+            spread = f"[min {low:.3g} · med {median:.3g} · max {high:.3g}, {self.rounds} rounds] "
+        return f"{self.name:<44} {self.value:>9.3f} {self.unit:<8} {limit:<9} {verdict:<5} {spread}{self.detail}"
 
 
-def _interleaved(runners: dict[str, Callable[[], Any]], repeats: int) -> dict[str, Any]:
-    from lska_demo.analysis.cost import measure_latency
+def spread_of(values: list[float]) -> list[float]:
+    """min, median and max of ``values``."""
+    return [min(values), statistics.median(values), max(values)]
 
-    return measure_latency(runners, warmup=1, repeats=repeats)
+
+@dataclass(frozen=True)
+class Rounds:
+    """Milliseconds per call of each runner, one entry per interleaved round.
+
+    Args:
+        ms: runner name -> its time in each round.
+    """
+
+    ms: dict[str, list[float]]
+
+    def median_ms(self, name: str) -> float:
+        return statistics.median(self.ms[name])
+
+    def ratios(self, numerator: str, denominator: str) -> list[float]:
+        """The ratio of two runners' times within each round (both saw the same background load)."""
+        return [a / b for a, b in zip(self.ms[numerator], self.ms[denominator], strict=True)]
+
+    def ratio_check(self, name: str, numerator: str, denominator: str, **kwargs: Any) -> Check:
+        """A ``Check`` whose value is the median per-round ratio, with its spread."""
+        ratios = self.ratios(numerator, denominator)
+        return Check(name, statistics.median(ratios), "x", spread=spread_of(ratios), rounds=len(ratios), **kwargs)
+
+
+def _interleaved(runners: dict[str, Callable[[], Any]], repeats: int) -> Rounds:
+    """Each runner once per round (A, B, A, B, ...) after one warm-up call each, in max(repeats, MIN_ROUNDS)
+    rounds, so that background noise hits every side alike and its spread shows."""
+    for run in runners.values():
+        run()
+    ms: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(max(repeats, MIN_ROUNDS)):
+        for name, run in runners.items():
+            started = time.perf_counter()
+            run()
+            ms[name].append((time.perf_counter() - started) * 1e3)
+    return Rounds(ms)
+
+
+def _timed_rounds(run: Callable[[], Any], rounds: int = MIN_ROUNDS) -> list[float]:
+    """Seconds of ``rounds`` calls of ``run`` (after none: the first call is part of what is measured)."""
+    seconds = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def _resized_copy(source: Path, long_side: int, folder: Path) -> Path:
@@ -88,12 +144,13 @@ def bench_compare(repeats: int) -> list[Check]:
                 repeats,
             )
             detail = (
-                f"compare {times['compare']['median_ms']:.0f} ms vs forwards {times['two forwards']['median_ms']:.0f} "
+                f"compare {times.median_ms('compare'):.0f} ms vs forwards {times.median_ms('two forwards'):.0f} "
                 f"ms, {label}, zoo models at {result.imgsz} px"
             )
             if not (base.trained and variant.trained):  # untrained sides skip detection: the ratio would flatter us
                 limit, detail = None, "zoo not trained: " + detail
-            checks.append(Check("comparison / two raw forward passes", times["ratio"], "x", limit, detail))
+            name = "comparison / two raw forward passes"
+            checks.append(times.ratio_check(name, "compare", "two forwards", limit=limit, detail=detail))
     return checks
 
 
@@ -110,18 +167,24 @@ def bench_modules(repeats: int) -> list[Check]:
 
             with torch.no_grad():
                 t = _interleaved({d: runner(m) for d, m in modules.items()}, repeats)
-            lska, lka, trivial = (t[d]["median_ms"] for d in ("lska", "lka", "lka_trivial"))
+            lska, lka, trivial = (t.median_ms(d) for d in ("lska", "lka", "lka_trivial"))
             where = f"{level} {channels}x{size}x{size}"
             checks.append(
-                Check(f"LSKA/LKA latency k={k} {level}", lska / lka, "x", None, f"{lska:.2f} vs {lka:.2f} ms, {where}")
+                t.ratio_check(
+                    f"LSKA/LKA latency k={k} {level}",
+                    "lska",
+                    "lka",
+                    limit=None,
+                    detail=f"{lska:.2f} vs {lka:.2f} ms, {where}",
+                )
             )
             checks.append(
-                Check(
+                t.ratio_check(
                     f"LSKA/LKA-trivial latency k={k} {level}",
-                    lska / trivial,
-                    "x",
-                    1.0 if k >= 23 else None,  # at large k the k x k kernel must lose; at small k it may not
-                    f"{lska:.2f} vs {trivial:.2f} ms, {where}",
+                    "lska",
+                    "lka_trivial",
+                    limit=1.0 if k >= 23 else None,  # at large k the k x k kernel must lose; at small k it may not
+                    detail=f"{lska:.2f} vs {trivial:.2f} ms, {where}",
                 )
             )
     return checks
@@ -139,7 +202,8 @@ def bench_model_overhead(repeats: int, imgsz: int = 640) -> list[Check]:
         variant = build_model(VariantSpec(k=23, point=point))
         flop_share = model_cost(variant, imgsz).gflops / base_gflops - 1
         t = _interleaved({"base": forward_runner(baseline, imgsz), "variant": forward_runner(variant, imgsz)}, repeats)
-        latency_share = t["ratio"] - 1
+        shares = [(ratio - 1) * 100 for ratio in t.ratios("variant", "base")]
+        latency_share = statistics.median(shares) / 100
         checks.append(
             Check(
                 f"latency overhead, k=23 at {point}",
@@ -148,6 +212,8 @@ def bench_model_overhead(repeats: int, imgsz: int = 640) -> list[Check]:
                 None,
                 f"FLOPs +{flop_share * 100:.2f} %; latency/FLOP share {latency_share / flop_share:.1f}x "
                 "(depthwise convs move more memory per FLOP than dense ones)",
+                spread=spread_of(shares),
+                rounds=len(shares),
             )
         )
     return checks
@@ -209,29 +275,38 @@ def bench_analysis() -> list[Check]:
     baseline, variant = build_model(spec.baseline()), build_model(spec)
     pictures = [load_image(p) for p in example_images().values()]
     images = [pictures[i % len(pictures)] for i in range(16)]
-    started = time.perf_counter()
-    compare_erf(baseline, variant, spec, "insertion point", images, imgsz=640)
-    erf_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    for k in PAPER_KERNEL_SIZES:
-        module_erf("lska", k)
-    module_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    warm_up()  # what the app does in the background at start
-    warm_up_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    cost_comparison(baseline, variant, 640)
-    cost_seconds = time.perf_counter() - started
+    warm_up_seconds = _timed_rounds(warm_up, 1)[0]  # what the app does in the background at start
+    erf = _timed_rounds(lambda: compare_erf(baseline, variant, spec, "insertion point", images, imgsz=640))
+    module = _timed_rounds(lambda: [module_erf("lska", k) for k in PAPER_KERNEL_SIZES])
+    cost = _timed_rounds(lambda: cost_comparison(baseline, variant, 640))
+    erf_seconds = statistics.median(erf)
     return [
-        Check("model ERF, both models, N=16 at 640", erf_seconds, "s", 5.0, f"{erf_seconds / 32:.3f} s per image"),
-        Check("module ERF, LSKA at all six k", module_seconds, "s", 2.0),
+        Check(
+            "model ERF, both models, N=16 at 640",
+            erf_seconds,
+            "s",
+            5.0,
+            f"{erf_seconds / 32:.3f} s per image",
+            spread=spread_of(erf),
+            rounds=len(erf),
+        ),
+        Check(
+            "module ERF, LSKA at all six k",
+            statistics.median(module),
+            "s",
+            2.0,
+            spread=spread_of(module),
+            rounds=len(module),
+        ),
         Check(
             "cost table of a pair (models built)",
-            cost_seconds,
+            statistics.median(cost),
             "s",
             1.0,
             "after the FLOP counter's one-time warm-up, which the app runs in the background at start ("
             + (f"{warm_up_seconds:.2f} s here)" if warm_up_seconds > 0.05 else "paid earlier in this run)"),
+            spread=spread_of(cost),
+            rounds=len(cost),
         ),
     ]
 
@@ -242,7 +317,13 @@ def bench_app() -> list[Check]:
 
     from lska_demo.images import example_images
 
+    colds = []
+    for _ in range(MIN_ROUNDS - 1):  # the last start below serves the panels
+        server, _, seconds = start_app()
+        stop_app(server)
+        colds.append(seconds)
     server, url, cold = start_app()
+    colds.append(cold)
     try:
         client = Client(url, verbose=False)
         image = handle_file(str(example_images()["bus"]))
@@ -258,8 +339,165 @@ def bench_app() -> list[Check]:
     finally:
         stop_app(server)
     return [
-        Check("cold start: python app.py to page served", cold, "s", 10.0),
+        Check(
+            "cold start: python app.py to page served",
+            statistics.median(colds),
+            "s",
+            10.0,
+            spread=spread_of(colds),
+            rounds=len(colds),
+        ),
         Check("peak RSS of the app, every panel used", rss, "GB", 3.0),
+    ]
+
+
+def _ultralytics_predictor(model: torch.nn.Module) -> Any:
+    """An Ultralytics ``YOLO`` object that predicts with a copy of ``model`` (its predictor fuses in place)."""
+    import copy
+
+    from ultralytics import YOLO
+
+    wrapper = YOLO("yolov8n.yaml", task="detect", verbose=False)
+    wrapper.model = copy.deepcopy(model)
+    return wrapper
+
+
+def bench_versus_ultralytics(repeats: int) -> list[Check]:
+    """The app's compare against two Ultralytics ``predict`` calls on the same image file with the same models,
+    thresholds and size: Ultralytics' default rectangular letterbox, and its square one (``rect=False``, the
+    input the app feeds, so the remaining gap is everything but the forward passes)."""
+    from lska_demo.images import example_images
+    from lska_demo.service import DemoService
+
+    service = DemoService()
+    bus = str(example_images()["bus"])
+    base, variant = service.pair("zoo", 23, "sppf", "gate")
+    predictors = [_ultralytics_predictor(side.model) for side in (base, variant)]
+    imgsz = base.imgsz
+
+    def predict_both(rect: bool) -> None:
+        for predictor in predictors:
+            predictor.predict(bus, imgsz=imgsz, conf=0.25, iou=0.7, rect=rect, verbose=False)
+
+    t = _interleaved(
+        {
+            "compare": lambda: service.compare(bus, 23, "sppf", "gate", "zoo", 0.25, 0.7),
+            "predict": lambda: predict_both(True),
+            "predict square": lambda: predict_both(False),
+        },
+        repeats,
+    )
+    ms = {name: t.median_ms(name) for name in t.ms}
+    untrained = "" if base.trained and variant.trained else "zoo not trained: "
+    return [
+        t.ratio_check(
+            "compare / two Ultralytics predict calls",
+            "compare",
+            "predict",
+            limit=None,
+            detail=f"{untrained}{ms['compare']:.0f} vs {ms['predict']:.0f} ms, bus.jpg at {imgsz} px; Ultralytics "
+            "letterboxes to a rectangle (fewer pixels), the app to a square (one input shared by both models)",
+        ),
+        t.ratio_check(
+            "compare / two Ultralytics predicts, square",
+            "compare",
+            "predict square",
+            limit=1.0 if not untrained else None,
+            detail=f"{untrained}{ms['compare']:.0f} vs {ms['predict square']:.0f} ms, rect=False: the same input "
+            "shape; the app decodes and letterboxes once, and both run BatchNorm-fused models",
+        ),
+    ]
+
+
+def _rss_mb(pid: int, field: str = "VmRSS:") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
+def _shipped_variants() -> list[tuple[int | None, str]]:
+    """(k, point) of every shipped model of the zoo (k None: the control), as /compare's arguments choose them."""
+    from lska_demo.zoo import Manifest
+
+    found = []
+    for entry in Manifest.load().models:
+        if entry.get("file") and entry.get("mode") != "scratch" and entry.get("seed") == 0:
+            found.append((entry["spec"].get("k"), entry["spec"].get("point", "sppf")))
+    return found or [(23, "sppf")]
+
+
+def _load_users(url: str, image: str, users: int, requests: int) -> None:
+    """``users`` visitors at once, each sending ``requests`` compares that rotate over every shipped model."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+
+    variants = [(k or 23, point) for k, point in _shipped_variants()]
+
+    def visitor(user: int) -> None:
+        client = Client(url, verbose=False, headers={"X-Forwarded-For": f"10.1.0.{user}"})
+        for request in range(requests):
+            k, point = variants[(user * requests + request) % len(variants)]
+            client.predict(handle_file(image), k, point, "gate", "zoo", 0.25, 0.7, api_name="/compare")
+
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        list(pool.map(visitor, range(users)))
+
+
+def _compare_under_flood(url: str, image: str, flood: int, compares: int) -> list[float]:
+    """Seconds of each of ``compares`` /compare calls by one visitor while another floods /erf."""
+    from gradio_client import Client, handle_file
+
+    flooder = Client(url, verbose=False, headers={"X-Forwarded-For": "10.2.0.1"})
+    visitor = Client(url, verbose=False, headers={"X-Forwarded-For": "10.2.0.2"})
+    jobs = [
+        flooder.submit(None, 23, "sppf", "gate", "zoo", 16, "insertion point", api_name="/erf") for _ in range(flood)
+    ]
+    seconds = _timed_rounds(
+        lambda: visitor.predict(handle_file(image), 23, "sppf", "gate", "zoo", 0.25, 0.7, api_name="/compare"),
+        compares,
+    )
+    for job in jobs:
+        job.cancel()
+    return seconds
+
+
+def bench_load(users: int = 16, requests: int = 5, flood: int = 20, compares: int = 10) -> list[Check]:
+    """The launched app under load: peak RSS while ``users`` visitors send ``requests`` compares each across
+    every shipped model, RSS a while after the load against before it, and /compare's p95 while one visitor
+    floods /erf (``flood`` requests of 16 images)."""
+    import numpy as np
+
+    from lska_demo.images import example_images
+
+    image = str(example_images()["bus"])
+    server, url, _ = start_app()
+    try:
+        _load_users(url, image, 1, 1)  # the first models and Gradio's own start-up costs are "before"
+        before = _rss_mb(server.pid)
+        Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # the peak restarts from here
+        _load_users(url, image, users, requests)
+        peak = _rss_mb(server.pid, "VmHWM:")
+        time.sleep(10)  # idle: freed arenas are trimmed after each heavy request; let the last settle
+        after = _rss_mb(server.pid)
+        flood_times = _compare_under_flood(url, image, flood, compares)
+    finally:
+        stop_app(server)
+    load = f"{users} users x {requests} compares across {len(_shipped_variants())} shipped models"
+    p95 = float(np.percentile(flood_times, 95))
+    return [
+        Check("peak RSS under load", peak / 1024, "GB", 3.0, f"{load}; {before / 1024:.2f} GB before"),
+        Check("RSS after load minus before", (after - before) / 1024, "GB", 0.2, f"10 s after {load}"),
+        Check(
+            "/compare p95 while one visitor floods /erf",
+            p95,
+            "s",
+            5.0,
+            f"{compares} compares beside {flood} /erf requests (16 images) from one visitor",
+            spread=spread_of(flood_times),
+            rounds=len(flood_times),
+        ),
     ]
 
 
@@ -271,6 +509,8 @@ SECTIONS: dict[str, Callable[[int], list[Check]]] = {
     "onnx": bench_onnx,
     "analysis": lambda repeats: bench_analysis(),
     "app": lambda repeats: bench_app(),
+    "ultralytics": bench_versus_ultralytics,
+    "load": lambda repeats: bench_load(),
 }
 
 

@@ -13,6 +13,7 @@ import io
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
@@ -219,11 +220,14 @@ def letterbox(image: np.ndarray, imgsz: int) -> Letterboxed:
     h, w = image.shape[:2]
     scale = imgsz / max(h, w)
     nh, nw = max(round(h * scale), 1), max(round(w * scale), 1)
-    resized = np.asarray(Image.fromarray(image).resize((nw, nh), Image.BILINEAR))
+    # OpenCV's bilinear resize, as Ultralytics' LetterBox: the same pixels its predict sees, and several times
+    # faster than Pillow's (which filters over every source pixel when shrinking)
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else image
     canvas = np.full((imgsz, imgsz, 3), 114, dtype=np.uint8)
     top, left = (imgsz - nh) // 2, (imgsz - nw) // 2
     canvas[top : top + nh, left : left + nw] = resized
-    tensor = torch.from_numpy(canvas).permute(2, 0, 1).float().div(255.0).unsqueeze(0)
+    # in numpy: torch's elementwise ops split a 0.2 MP image over threads, which costs ~10 ms on a busy CPU
+    tensor = torch.from_numpy(canvas.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)).unsqueeze(0)
     return tensor, scale, (left, top)
 
 

@@ -359,6 +359,10 @@ def build_app(blocks: Any, settings: GuardSettings | None = None, **mount_kwargs
     mount_kwargs.setdefault("enable_monitoring", False)
     mount_kwargs.setdefault("show_error", False)
     api = gr.mount_gradio_app(api, blocks, path="", **mount_kwargs)
+    # Gradio checks that a file named in a request was uploaded (not any path on the server) only once the
+    # Blocks "has launched", which ``launch()`` sets and ``mount_gradio_app`` does not: without this a visitor's
+    # {"path": "/any/file", "meta": {"_type": "gradio.FileData"}} would reach the handlers.
+    blocks.has_launched = True
     return Guard(api, Path(blocks.GRADIO_CACHE), settings)
 
 

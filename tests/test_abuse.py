@@ -329,3 +329,17 @@ def test_no_server_path_in_config_errors_or_offline_messages(app: App, tmp_path:
     tampered = _error(lambda: client.predict(image, 53, "neck", "gate", "zoo", 0.25, 0.7, api_name="/compare"))
     assert "sha256" in tampered, tampered
     _assert_no_server_path(tampered)
+
+
+def test_a_file_that_was_not_uploaded_is_never_read(app: App, tmp_path: Path) -> None:
+    """Only files uploaded to the app's temp folder reach a handler: a request naming any other path (here a
+    real image outside it) is refused before the handler, so the server reads nothing a visitor names."""
+    picture = tmp_path / "private.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture)
+    for path in (str(picture), "/etc/passwd"):
+        named = {"path": path, "meta": {"_type": "gradio.FileData"}}
+        _, text = _call_raw(
+            app, "compare", json.dumps({"data": [named, 23, "sppf", "gate", "zoo", 0.25, 0.7]}).encode()
+        )
+        assert "event: complete" not in text and "Pillow" not in text, text[:300]
+        _assert_no_server_path(text)

@@ -220,46 +220,41 @@ def bench_model_overhead(repeats: int, imgsz: int = 640) -> list[Check]:
 
 
 def bench_onnx(repeats: int, imgsz: int = 640, k: int = 23, point: str = "sppf") -> list[Check]:
-    """ONNX Runtime CPU latency of baseline vs LSKA next to PyTorch's, all four interleaved in one run.
+    """ONNX Runtime CPU latency of baseline vs LSKA next to PyTorch's, all four interleaved in each round.
 
     Both models go through Ultralytics' exporter (as ``python -m lska_demo export`` does); latency depends
     on the architecture only, so freshly built models serve.
     """
     import tempfile
 
-    from lska_demo.export_onnx import export, latency
+    from lska_demo.export_onnx import export, latency_runners
     from lska_demo.yolo import VariantSpec, build_model
 
     specs = {"baseline": VariantSpec(), "lska": VariantSpec(k=k, point=point)}
     models = {name: build_model(spec).eval() for name, spec in specs.items()}
     with tempfile.TemporaryDirectory(prefix="lska-bench-onnx-") as folder:
         paths = {name: export(model, folder, name, imgsz).onnx for name, model in models.items()}
-        t = latency(models, paths, imgsz, repeats)
-    ms = {name: value["median_ms"] for name, value in t.items() if isinstance(value, dict)}
-    where = f"k={k} at {point}, {imgsz} px; "
-    medians = "median ms: " + ", ".join(f"{name} {value:.1f}" for name, value in ms.items())
-    ort_speedup = ms["onnxruntime/baseline"] / ms["torch/baseline"]
+        rounds = _interleaved(latency_runners(models, paths, imgsz), repeats)
+    where = f"k={k} at {point}, {imgsz} px; median ms: " + ", ".join(
+        f"{name} {rounds.median_ms(name):.1f}" for name in rounds.ms
+    )
     return [
-        Check(
+        rounds.ratio_check(
             "ONNX Runtime CPU latency, LSKA / baseline",
-            ms["onnxruntime/lska"] / ms["onnxruntime/baseline"],
-            "x",
-            None,
-            where + medians,
+            "onnxruntime/lska",
+            "onnxruntime/baseline",
+            limit=None,
+            detail=where,
         ),
-        Check(
-            "PyTorch CPU latency, LSKA / baseline",
-            ms["torch/lska"] / ms["torch/baseline"],
-            "x",
-            None,
-            where + "the same interleaved run",
+        rounds.ratio_check(
+            "PyTorch CPU latency, LSKA / baseline", "torch/lska", "torch/baseline", limit=None, detail="the same rounds"
         ),
-        Check(
+        rounds.ratio_check(
             "ONNX Runtime / PyTorch latency, LSKA",
-            ms["onnxruntime/lska"] / ms["torch/lska"],
-            "x",
-            None,
-            where + f"baseline {ort_speedup:.2f}x",
+            "onnxruntime/lska",
+            "torch/lska",
+            limit=None,
+            detail="the same rounds",
         ),
     ]
 

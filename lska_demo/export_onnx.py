@@ -149,16 +149,24 @@ def ort_runner(path: str | Path, imgsz: int, seed: int = 0) -> Callable[[], Any]
     return lambda: session.run(None, {feed: x})
 
 
-def latency(
-    models: dict[str, nn.Module], onnx_paths: dict[str, Path], imgsz: int, repeats: int = 7
-) -> dict[str, dict[str, float] | float]:
-    """CPU latency of PyTorch and ONNX Runtime for each named model (e.g. baseline and LSKA), interleaved so
-    that background load hits every runner alike; keys ``torch/<name>`` and ``onnxruntime/<name>``."""
+def latency_runners(
+    models: dict[str, nn.Module], onnx_paths: dict[str, Path], imgsz: int
+) -> dict[str, Callable[[], Any]]:
+    """One PyTorch and one ONNX Runtime forward per named model (e.g. baseline and LSKA), keyed
+    ``torch/<name>`` and ``onnxruntime/<name>``, all on the same fixed image."""
     runners: dict[str, Callable[[], Any]] = {}
     for name, model in models.items():
         runners[f"torch/{name}"] = forward_runner(model.eval(), imgsz)
         runners[f"onnxruntime/{name}"] = ort_runner(onnx_paths[name], imgsz)
-    return measure_latency(runners, warmup=2, repeats=repeats)
+    return runners
+
+
+def latency(
+    models: dict[str, nn.Module], onnx_paths: dict[str, Path], imgsz: int, repeats: int = 7
+) -> dict[str, dict[str, float] | float]:
+    """CPU latency of PyTorch and ONNX Runtime for each named model, interleaved so that background load hits
+    every runner alike; keys ``torch/<name>`` and ``onnxruntime/<name>``."""
+    return measure_latency(latency_runners(models, onnx_paths, imgsz), warmup=2, repeats=repeats)
 
 
 @dataclass

@@ -88,10 +88,7 @@ def check_imgsz(imgsz: Any) -> int:
 
 
 def check_step(step: Any, last: int) -> int:
-    value = _whole(step)
-    if value is None or not 0 <= value <= last:
-        raise ValueError(f"step must be a whole number between 0 and {last}; got {_shown(step)}")
-    return value
+    return strict_int("step", step, 0, last)
 
 
 def check_count(n: Any) -> int:

@@ -9,6 +9,7 @@ import gradio as gr
 
 from lska_demo.service import KERNEL_SIZES, ZOO, DemoService, ServiceOptions
 from lska_demo.ui import attention, compare, cost, erf, teach, zoo
+from lska_demo.ui.cache_files import write_outputs_atomically
 from lska_demo.ui.common import Controls, domain_html, image_input, status_html
 from lska_demo.ui.fields import pass_values_through
 from lska_demo.vocabulary import BLOCK_LABELS, GLOSSARY, POINT_LABELS, choices
@@ -174,6 +175,7 @@ def html_error(message: str) -> str:
 
 def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
     """The whole app on one service (one model cache for every visitor)."""
+    write_outputs_atomically()  # concurrent visitors with the same picture never download a half-written file
     service = DemoService(service_options)
     with gr.Blocks(title="LSKA Lens", delete_cache=(1800, 3600)) as page:
         gr.Markdown(INTRO, elem_id="intro")

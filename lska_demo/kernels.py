@@ -64,6 +64,11 @@ class LargeKernelGate(nn.Module):
         self.k_size = k_size
         self.spec = kernel_spec(k_size)
 
+    @classmethod
+    def check_k_size(cls, k: int) -> None:
+        """Raise a clear ValueError unless this design can be built with receptive field ``k``."""
+        kernel_spec(k)
+
     def stages(self, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
         """Every intermediate map of the attention path, for teaching and attention plots."""
         out = []
@@ -155,6 +160,30 @@ DESIGN_LABELS: dict[str, str] = {
 }
 
 
+class PointwiseGate(LargeKernelGate):
+    """LSKA's fair control: the same gate in the same place without the large kernel, ``attn = conv1(x)``,
+    so that a difference between the two is the large kernel's, not the extra gating parameters'."""
+
+    stage_names = ("conv1",)
+
+    def __init__(self, dim: int, k_size: int = 1) -> None:
+        self.check_k_size(k_size)
+        nn.Module.__init__(self)
+        self.dim = dim
+        self.k_size = k_size
+        self.conv1 = nn.Conv2d(dim, dim, 1)
+
+    @classmethod
+    def check_k_size(cls, k: int) -> None:
+        if isinstance(k, bool) or k != 1:
+            raise ValueError(f"the pointwise gate has no spatial kernel: its receptive field k is 1, got {k!r}")
+
+
+# Every gate a YOLO variant can carry: the paper's four designs and the pointwise control.
+GATES: dict[str, type[LargeKernelGate]] = {**DESIGNS, "pointwise": PointwiseGate}
+GATE_LABELS: dict[str, str] = {**DESIGN_LABELS, "pointwise": "Pointwise control (1×1 gate, no spatial kernel)"}
+
+
 def build_design(design: str, dim: int, k_size: int) -> LargeKernelGate:
     if design not in DESIGNS:
         raise ValueError(f"unknown design {design!r}; choose one of {sorted(DESIGNS)}")
@@ -188,11 +217,23 @@ class LSKABlock(nn.Module):
 BLOCKS: dict[str, type[nn.Module]] = {"gate": LSKA, "van": LSKABlock}
 
 
-def build_block(block: str, dim: int, k_size: int) -> nn.Module:
-    """The bare gating unit (as YOLOv8 tutorials insert it) or VAN's full attention unit."""
+def build_gate(design: str, dim: int, k_size: int) -> LargeKernelGate:
+    """Any gate of GATES (the paper's four designs or the pointwise control)."""
+    if design not in GATES:
+        raise ValueError(f"unknown gate design {design!r}; choose one of {sorted(GATES)}")
+    return GATES[design](dim, k_size)
+
+
+def build_block(block: str, dim: int, k_size: int, design: str = "lska") -> nn.Module:
+    """The bare gating unit of ``design`` (as YOLOv8 tutorials insert it) or VAN's full attention unit
+    (which carries LSKA only)."""
     if block not in BLOCKS:
         raise ValueError(f"unknown block kind {block!r}; choose one of {sorted(BLOCKS)}")
-    return BLOCKS[block](dim, k_size)
+    if block == "van":
+        if design != "lska":
+            raise ValueError(f"VAN's block carries LSKA only, not {design!r}")
+        return LSKABlock(dim, k_size)
+    return build_gate(design, dim, k_size)
 
 
 @torch.no_grad()

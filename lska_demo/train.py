@@ -73,11 +73,15 @@ def train(
     base_weights: str | Path | None = None,
     out: str | Path = CACHE_DIR / "runs",
     name: str | None = None,
+    extra_args: dict[str, Any] | None = None,
+    trainer: type[DetectionTrainer] = LSKADetectionTrainer,
 ) -> TrainResult:
     """Train one model with Ultralytics' trainer; returns the best checkpoint and its validation metrics.
 
     ``scratch`` needs ``spec``; ``graft`` needs ``spec`` (an LSKA variant) and ``base_weights``;
-    ``finetune`` needs ``base_weights``. ``recipe.device`` passes through to Ultralytics ('0,1' for DDP).
+    ``finetune`` needs ``base_weights``. ``recipe.device`` passes through to Ultralytics ('0,1' for DDP);
+    ``extra_args`` too (e.g. ``freeze`` and ``fraction`` for the adapter regime); ``trainer`` is the
+    trainer class.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
@@ -104,7 +108,7 @@ def train(
     started = time.perf_counter()
     model = YOLO(str(source))
     model.train(
-        trainer=LSKADetectionTrainer,
+        trainer=trainer,
         data=str(data),
         project=str(out),
         name=f"{run_name}/train",
@@ -114,6 +118,7 @@ def train(
         cache="ram",
         verbose=False,
         **recipe.overrides(),
+        **(extra_args or {}),
     )
     seconds = time.perf_counter() - started
     trained = run_dir / "train" / "weights"

@@ -22,7 +22,7 @@ from ultralytics.nn.modules import C2f
 from ultralytics.nn.modules.block import Bottleneck
 from ultralytics.nn.tasks import DetectionModel, yaml_model_load
 
-from lska_demo.kernels import BLOCKS, LSKA, LSKABlock, build_block, kernel_spec
+from lska_demo.kernels import BLOCKS, GATE_LABELS, GATES, LSKA, LSKABlock, build_block
 
 SCALES = ("n", "s", "m", "l", "x")
 
@@ -66,9 +66,10 @@ class BottleneckLSKA(Bottleneck):
         g: int = 1,
         k: tuple = (3, 3),
         e: float = 0.5,
+        design: str = "lska",
     ) -> None:
         super().__init__(c1, c2, shortcut, g, k, e)
-        self.attn = build_block(block, c2, k_size)
+        self.attn = build_block(block, c2, k_size, design)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.attn(self.cv2(self.cv1(x)))
@@ -98,11 +99,13 @@ class C2fLSKA(C2f):
         depth: float = 1.0,
         shortcut: bool = True,
         block: str = "gate",
+        design: str = "lska",
     ) -> None:
         repeats = max(round(n * depth), 1) if n > 1 else n
         super().__init__(c1, c1, repeats, shortcut)
         self.m = nn.ModuleList(
-            BottleneckLSKA(self.c, self.c, k_size, block, shortcut, k=((3, 3), (3, 3)), e=1.0) for _ in range(repeats)
+            BottleneckLSKA(self.c, self.c, k_size, block, shortcut, k=((3, 3), (3, 3)), e=1.0, design=design)
+            for _ in range(repeats)
         )
 
     def reset_to_identity(self) -> None:
@@ -110,8 +113,7 @@ class C2fLSKA(C2f):
             bottleneck.attn.reset_to_identity()
 
 
-YAML_MODULES: tuple[type[nn.Module], ...] = (LSKA, LSKABlock, C2fLSKA)
-_BLOCK_MODULE = {"gate": "LSKA", "van": "LSKABlock"}
+YAML_MODULES: tuple[type[nn.Module], ...] = (*GATES.values(), LSKABlock, C2fLSKA)
 
 
 def register_with_ultralytics() -> None:
@@ -126,8 +128,10 @@ def register_with_ultralytics() -> None:
 class VariantSpec:
     """One YOLOv8 model: ``k=None`` is the baseline.
 
-    A baseline has no insertion point or block: they are set to the defaults, so that every baseline of a
-    scale and class count is one value (equal, one cache key, one zoo entry), whatever a caller passed.
+    A baseline has no insertion point, block or design: they are set to the defaults, so that every baseline
+    of a scale and class count is one value (equal, one cache key, one zoo entry), whatever a caller passed.
+    ``design`` names the gate (kernels.GATES): one of the paper's four designs, or ``pointwise``, the
+    control without a spatial kernel, whose receptive field ``k`` is 1.
     """
 
     k: int | None = None
@@ -135,13 +139,19 @@ class VariantSpec:
     block: str = "gate"
     scale: str = "n"
     nc: int = 80
+    design: str = "lska"
 
     def __post_init__(self) -> None:
+        if self.design not in GATES:
+            raise ValueError(f"unknown gate design {self.design!r}; choose one of {sorted(GATES)}")
         if self.k is None:  # the canonical baseline (frozen: set through object's own setter)
             object.__setattr__(self, "point", "sppf")
             object.__setattr__(self, "block", "gate")
+            object.__setattr__(self, "design", "lska")
         else:
-            kernel_spec(self.k)
+            GATES[self.design].check_k_size(self.k)
+        if self.block == "van" and self.design != "lska":
+            raise ValueError(f"VAN's block carries LSKA only, not {self.design!r}")
         if self.point not in INSERTION_POINTS:
             raise ValueError(f"unknown insertion point {self.point!r}; choose one of {list(INSERTION_POINTS)}")
         if self.block not in BLOCKS:
@@ -160,7 +170,8 @@ class VariantSpec:
         if self.is_baseline:
             return f"yolov8{self.scale}"
         suffix = "" if self.block == "gate" else f"-{self.block}"
-        return f"yolov8{self.scale}-lska{self.k}-{self.point}{suffix}"
+        gate = "pointwise" if self.design == "pointwise" else f"{self.design.replace('_', '-')}{self.k}"
+        return f"yolov8{self.scale}-{gate}-{self.point}{suffix}"
 
     def baseline(self) -> VariantSpec:
         """The baseline this variant is compared with: the same scale and class count, no LSKA."""
@@ -219,12 +230,14 @@ def variant_yaml(spec: VariantSpec) -> tuple[dict[str, Any], dict[int, int]]:
     identity = {i: i for i in range(len(rows))}
     if spec.is_baseline:
         return d, identity
-    unit = [_BLOCK_MODULE[spec.block], ["c2", spec.k]]
+    module = LSKABlock if spec.block == "van" else GATES[spec.design]
+    unit = [module.__name__, ["c2", spec.k]]
     if spec.point == "residual":
         for i in _BACKBONE_C2F:
             f, n, _, args = rows[i]
             shortcut = args[1] if len(args) > 1 else True
-            rows[i] = [f, 1, "C2fLSKA", ["c2", spec.k, n, "depth", shortcut, spec.block]]
+            design = [] if spec.design == "lska" else [spec.design]  # LSKA's rows stay as they always were
+            rows[i] = [f, 1, "C2fLSKA", ["c2", spec.k, n, "depth", shortcut, spec.block, *design]]
         new_rows, index_map = rows, identity
     elif spec.point == "sppf":
         new_rows, index_map = _insert_rows(rows, {_BACKBONE_C2F[-1]: unit}, inline=True)
@@ -247,7 +260,7 @@ def export_yaml(spec: VariantSpec) -> str:
         "# by Ultralytics' parse_model, so the file works at any scale (set `scale:`) and any class count.",
     ]
     if not spec.is_baseline:
-        header.append(f"# LSKA k={spec.k} at '{spec.point}': {INSERTION_POINTS[spec.point]}")
+        header.append(f"# {GATE_LABELS[spec.design]} k={spec.k} at '{spec.point}': {INSERTION_POINTS[spec.point]}")
 
     def row(r: list[Any]) -> str:
         return "  - " + yaml.safe_dump(r, default_flow_style=True, width=1000).strip()

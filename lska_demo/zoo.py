@@ -29,6 +29,7 @@ from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, graft, sa
 MANIFEST_NAME = "manifest.json"
 LOG = logging.getLogger(__name__)
 NC = len(CLASS_NAMES)
+ADAPTER_PARENT = "yolov8n-s0"
 
 
 class ZooError(RuntimeError):
@@ -83,7 +84,30 @@ def extended_plan() -> list[PlanItem]:
     ]
 
 
-PLANS: dict[str, Callable[[], list[PlanItem]]] = {"default": default_plan, "extended": extended_plan}
+def adapters_plan() -> list[PlanItem]:
+    """The adapter regime (``lska_demo.adapter_zoo``): gates trained alone on the frozen control, most
+    important first. The pointwise gate (no spatial kernel) at each point is the regime's fair control;
+    then LSKA at every (k, point) the UI offers; then at k=23 ``sppf`` the seeds and the paper's designs."""
+
+    def adapter(k: int, point: str, design: str = "lska", seed: int = 0) -> PlanItem:
+        spec = VariantSpec(k=k, point=point, nc=NC, design=design)
+        return PlanItem(f"{spec.name}-adapter-s{seed}", "adapter", spec, seed, ADAPTER_PARENT)
+
+    plan = [adapter(1, point, "pointwise") for point in INSERTION_POINTS]
+    plan += [adapter(23, point) for point in INSERTION_POINTS]
+    plan += [adapter(k, point) for k in PAPER_KERNEL_SIZES if k != 23 for point in INSERTION_POINTS]
+    plan += [adapter(23, "sppf", "lka", seed) for seed in (0, 1, 2)]
+    plan += [adapter(23, "sppf", seed=seed) for seed in (1, 2)]
+    plan += [adapter(1, "sppf", "pointwise", seed) for seed in (1, 2)]
+    plan += [adapter(23, "sppf", "lska_trivial"), adapter(23, "sppf", "lka_trivial")]
+    return plan
+
+
+PLANS: dict[str, Callable[[], list[PlanItem]]] = {
+    "default": default_plan,
+    "extended": extended_plan,
+    "adapters": adapters_plan,
+}
 
 
 def sha256_of(path: str | Path) -> str:
@@ -274,6 +298,8 @@ def build_zoo(
     from lska_demo.train import FINETUNE, SCRATCH, evaluate, train, with_seed
 
     plan = plan if plan is not None else default_plan()
+    if any(item.mode == "adapter" for item in plan):
+        raise ZooError("adapter items are trained by lska_demo.adapter_zoo.build_adapters, not build_zoo")
     config = config or BenchmarkConfig()
     scratch_recipe, finetune_recipe = scratch_recipe or SCRATCH, finetune_recipe or FINETUNE
     weights_dir, work_dir = Path(weights_dir), Path(work_dir)

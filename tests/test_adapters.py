@@ -1,0 +1,183 @@
+"""Gate designs in the variant spec, identity grafts, and the adapter regime (keys, files, rebuild, freeze)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from lska_demo.adapter_zoo import build_adapters
+from lska_demo.adapters import (
+    ADAPTER_FORMAT,
+    adapter_keys,
+    adapter_state,
+    frozen_modules,
+    load_adapter,
+    parent_keys,
+    rebuild,
+    save_adapter,
+)
+from lska_demo.data import BenchmarkConfig, dataset_hash
+from lska_demo.kernels import GATES, LSKA, PointwiseGate
+from lska_demo.train import Recipe
+from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, export_yaml, graft, save_checkpoint
+from lska_demo.zoo import Manifest, PlanItem, ZooError, adapters_plan, build_zoo, load_checkpoint_model, sha256_of
+
+DESIGN_K = {"pointwise": 1, "lska": 7, "lka": 7, "lska_trivial": 7, "lka_trivial": 7}
+
+
+def _seeded_parent(nc: int = 4) -> torch.nn.Module:
+    torch.manual_seed(0)
+    parent = build_model(VariantSpec(nc=nc))
+    for m in parent.modules():  # non-trivial BatchNorm statistics, so a graft that drops them would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+    return parent
+
+
+def _output(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model.eval()(x)[0]
+
+
+@pytest.mark.parametrize("design", sorted(GATES))
+def test_every_design_builds_from_yaml_and_runs(design: str) -> None:
+    spec = VariantSpec(k=DESIGN_K[design], point="sppf", nc=4, design=design)
+    text = export_yaml(spec)
+    assert f"1, {GATES[design].__name__}, [c2, {DESIGN_K[design]}]]" in text
+    model = build_model(spec)
+    assert isinstance(model.model[9], GATES[design])
+    assert _output(model, torch.rand(1, 3, 64, 64)).shape[:2] == (1, 8)
+
+
+def test_design_names_and_validation() -> None:
+    assert VariantSpec(k=23, design="lka").name == "yolov8n-lka23-sppf"
+    assert VariantSpec(k=23, design="lska_trivial", point="neck").name == "yolov8n-lska-trivial23-neck"
+    assert VariantSpec(k=1, design="pointwise", point="head").name == "yolov8n-pointwise-head"
+    assert VariantSpec(k=23).name == "yolov8n-lska23-sppf"  # LSKA's names are unchanged
+    with pytest.raises(ValueError, match="receptive field k is 1"):
+        VariantSpec(k=23, design="pointwise")
+    with pytest.raises(ValueError, match="gate design"):
+        VariantSpec(k=23, design="cbam")
+    with pytest.raises(ValueError, match="LSKA only"):
+        VariantSpec(k=23, design="lka", block="van")
+    assert not list(PointwiseGate(8).depthwise_convs())
+
+
+def test_lska_parameter_names_and_residual_yaml_unchanged() -> None:
+    assert [n for n, _ in LSKA(4, 23).named_parameters()][::2] == [
+        "conv0h.weight",
+        "conv0v.weight",
+        "conv_spatial_h.weight",
+        "conv_spatial_v.weight",
+        "conv1.weight",
+    ]
+    assert "C2fLSKA, [c2, 7, 3, depth, true, gate]]" in export_yaml(VariantSpec(k=7, point="residual"))
+    assert "C2fLSKA, [c2, 7, 3, depth, true, gate, lka]]" in export_yaml(
+        VariantSpec(k=7, point="residual", design="lka")
+    )
+
+
+@pytest.mark.parametrize(
+    ("design", "point"), [(d, "sppf") for d in sorted(GATES)] + [("pointwise", p) for p in INSERTION_POINTS]
+)
+def test_graft_is_identity_for_every_design(design: str, point: str) -> None:
+    parent = _seeded_parent()
+    x = torch.rand(1, 3, 64, 64)
+    grafted = graft(parent, VariantSpec(k=DESIGN_K[design], point=point, nc=4, design=design))
+    assert torch.equal(_output(grafted, x), _output(parent, x))
+
+
+def test_adapter_keys_are_exactly_the_inserted_modules() -> None:
+    pointwise = VariantSpec(k=1, point="sppf", nc=4, design="pointwise")
+    assert adapter_keys(pointwise) == ["model.9.conv1.bias", "model.9.conv1.weight"]
+    lska = VariantSpec(k=23, point="neck", nc=4)
+    keys = adapter_keys(lska)
+    rows = sorted({int(k.split(".")[1]) for k in keys})
+    assert rows == [13, 17, 21, 25] and len(keys) == 4 * 10
+    residual = VariantSpec(k=7, point="residual", nc=4, design="lka")
+    assert all(".attn." in k for k in adapter_keys(residual))
+    variant = build_model(residual).state_dict()
+    assert set(adapter_keys(residual)) | set(parent_keys(residual)) == set(variant)
+    assert set(parent_keys(residual).values()) == set(build_model(VariantSpec(nc=4)).state_dict())
+
+
+@pytest.mark.parametrize("point", list(INSERTION_POINTS))
+def test_freeze_list_covers_the_parent_and_spares_the_adapter(point: str) -> None:
+    spec = VariantSpec(k=7, point=point, nc=4)
+    names = [f"model.{x}." for x in frozen_modules(spec)]  # Ultralytics' own matching rule
+    adapter = set(adapter_keys(spec))
+    for key in build_model(spec).state_dict():
+        assert any(n in key for n in names) != (key in adapter), key
+
+
+def test_adapter_file_round_trip_and_rebuild(tmp_path: Path) -> None:
+    parent = _seeded_parent()
+    spec = VariantSpec(k=11, point="residual", nc=4, design="lska")
+    trained = graft(parent, spec)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for key, tensor in trained.state_dict().items():
+            if key in set(adapter_keys(spec)):
+                tensor.normal_()  # stands in for training: the adapter moves, nothing else does
+    path = save_adapter(tmp_path / "a.safetensors", adapter_state(trained, spec), spec, "parent-id")
+    tensors, loaded_spec, parent_id = load_adapter(path)
+    assert loaded_spec == spec and parent_id == "parent-id" and all(t.dtype == torch.float32 for t in tensors.values())
+    x = torch.rand(1, 3, 64, 64)
+    assert torch.equal(_output(rebuild(parent, tensors, spec), x), _output(trained, x))
+    assert not torch.equal(_output(trained, x), _output(parent, x))
+    with pytest.raises(ValueError, match="missing"):
+        rebuild(parent, dict(list(tensors.items())[1:]), spec)
+    with pytest.raises(ValueError, match="differs"):
+        rebuild(parent, tensors, VariantSpec(k=11, point="residual", nc=3))
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"), metadata={"format": "other"})
+    with pytest.raises(ValueError, match=ADAPTER_FORMAT):
+        load_adapter(tmp_path / "other.safetensors")
+
+
+def test_adapters_plan_covers_the_grid_and_the_designs() -> None:
+    plan = adapters_plan()
+    assert len({item.id for item in plan}) == len(plan) == 37
+    assert all(item.mode == "adapter" and item.parent == "yolov8n-s0" for item in plan)
+    assert [item.spec.design for item in plan[:4]] == ["pointwise"] * 4
+    grid = {(i.spec.k, i.spec.point) for i in plan if i.spec.design == "lska" and i.seed == 0}
+    assert len(grid) == 24
+    seeds = {(i.spec.design, i.seed) for i in plan if (i.spec.k, i.spec.point) in ((23, "sppf"), (1, "sppf"))}
+    assert {("lka", s) for s in range(3)} | {("lska", s) for s in range(3)} <= seeds
+    assert {("pointwise", s) for s in range(3)} | {("lska_trivial", 0), ("lka_trivial", 0)} <= seeds
+    with pytest.raises(ZooError, match="build_adapters"):
+        build_zoo(plan[:1])
+
+
+def test_adapter_training_freezes_the_parent_and_ships_what_it_evaluated(tiny_data: Path, tmp_path: Path) -> None:
+    weights, out = tmp_path / "weights", tmp_path / "out"
+    parent_file = save_checkpoint(_seeded_parent(), weights / "parent.pt")
+    config = BenchmarkConfig(seed=3, imgsz=64, train=12, val=4, test=4, min_size=0.3)
+    benchmark = {"config": config.__dict__, "data_hash": dataset_hash(tiny_data.parent), "classes": []}
+    entry = {"id": "parent", "file": "parent.pt", "sha256": sha256_of(parent_file), "mode": "finetune"}
+    Manifest(benchmark, [entry]).save(weights)
+    specs = [VariantSpec(k=7, point="residual", nc=4), VariantSpec(k=1, point="head", nc=4, design="pointwise")]
+    plan = [PlanItem(f"{s.name}-a", "adapter", s, 0, "parent") for s in specs]
+    recipe = Recipe(epochs=1, imgsz=64, batch=4, workers=0)
+    manifest = build_adapters(plan, out, weights, recipe, fraction=1.0, log=lambda line: None)
+
+    parent = load_checkpoint_model(parent_file)
+    for item in plan:
+        entry = manifest.entry(item.id)
+        assert entry["frozen_max_change"] == 0.0 and entry["regime"] == entry["format"] == "adapter"
+        assert entry["parent"] == "parent" and entry["data_hash"] == benchmark["data_hash"]
+        assert sha256_of(out / entry["file"]) == entry["sha256"] and set(entry["metrics"]) == {"mAP50", "mAP50-95"}
+        tensors, spec, _ = load_adapter(out / entry["file"])
+        assert spec == item.spec and entry["adapter_params"] == sum(t.numel() for t in tensors.values())
+        trained_dir = out / "runs" / item.id / "train" / "weights"
+        trained = load_checkpoint_model(next(trained_dir.glob("*.pt")))
+        assert any(t.abs().max() > 0 for k, t in tensors.items() if k.endswith("conv1.weight")), "it trained"
+        x = torch.rand(1, 3, 64, 64)
+        assert torch.equal(_output(rebuild(parent, tensors, spec), x), _output(trained, x))
+    assert json.loads((out / "manifest.json").read_text())["benchmark"] == benchmark
+    logged: list[str] = []
+    build_adapters(plan, out, weights, recipe, fraction=1.0, log=logged.append)
+    assert all("done already" in line for line in logged)
+    assert not (weights / plan[0].id).with_suffix(".safetensors").exists()

@@ -112,6 +112,7 @@ def save_adapter(path: str | Path, tensors: Mapping[str, torch.Tensor], spec: Va
     metadata = {"format": ADAPTER_FORMAT, "spec": json.dumps(asdict(spec), sort_keys=True), "parent": parent}
     tmp = path.with_suffix(".tmp")
     save_file({key: tensors[key].detach().float().contiguous() for key in expected}, str(tmp), metadata=metadata)
+    tmp.chmod(0o644)  # safetensors writes owner-only files; a shipped file is world-readable
     tmp.replace(path)  # atomic: a reader never sees half a file
     return path
 

@@ -3,35 +3,38 @@
 Every item of an adapter plan is grafted into the parent (identity at start), trained with Ultralytics'
 ``freeze`` covering every tensor from the parent (frozen BatchNorm layers keep their statistics), checked
 (``frozen_max_change`` must be 0.0), saved as an adapter file and evaluated on the held-out test split as
-rebuilt from parent + adapter, which is exactly what ships. The output folder holds the adapter files and
-a manifest of the new entries only.
+loaded back from parent + adapter file by the zoo's own loader (``zoo.attach_adapter``), which is exactly what
+ships. Parents are read through ``zoo.load_entry`` (safetensors, sha256-verified); the adapter file is written
+by ``zoo.ship_adapter``. The output folder holds the adapter files and a manifest of the new entries only.
 
-Run: ``python -m lska_demo.adapter_zoo --plan adapters --out OUT``.
+Run: ``python -m lska_demo zoo --plan adapters --out OUT``.
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from lska_demo.adapters import (
-    adapter_keys,
-    adapter_state,
-    frozen_max_change,
-    frozen_modules,
-    load_adapter,
-    rebuild,
-    save_adapter,
-)
+from torch import nn
+
+from lska_demo.adapters import frozen_max_change, frozen_modules
 from lska_demo.data import BenchmarkConfig, dataset_hash, generate
 from lska_demo.runtime import WEIGHTS_DIR
-from lska_demo.train import FINETUNE, LSKADetectionTrainer, Recipe, evaluate, train, with_seed
+from lska_demo.train import FINETUNE, LSKADetectionTrainer, Recipe, evaluate_model, train, with_seed
 from lska_demo.yolo import graft, save_checkpoint
-from lska_demo.zoo import PLANS, Manifest, PlanItem, ZooError, load_checkpoint_model, sha256_of, verified_path
+from lska_demo.zoo import (
+    Manifest,
+    PlanItem,
+    ZooError,
+    attach_adapter,
+    load_checkpoint_model,
+    load_entry,
+    ship_adapter,
+    verified_bytes,
+)
 
 # One epoch of the fine-tune recipe on a quarter of the training split (500 images, 32 steps), the same for every
 # item: a whole epoch did not fit the time slot on 2 shared cores, where one quarter-epoch adapter took about
@@ -67,38 +70,30 @@ def _benchmark(out_dir: Path, parent_manifest: Manifest, log: Callable[[str], No
 
 def train_adapter(
     item: PlanItem,
-    parent_path: Path,
+    parent: nn.Module,
     data_yaml: Path,
     data_hash: str,
     out_dir: Path,
     recipe: Recipe = ADAPTER_RECIPE,
     fraction: float = ADAPTER_FRACTION,
 ) -> dict[str, Any]:
-    """Train one adapter, write ``out_dir/<id>.safetensors`` and return its manifest entry."""
+    """Train one adapter on ``parent`` (the shipped model ``item.parent``, as ``load_entry`` returns it),
+    write ``out_dir/<id>.safetensors`` and return its manifest entry."""
     if item.mode != "adapter" or item.parent is None:
         raise ValueError(f"{item.id} is not an adapter item")
     recipe = with_seed(recipe, item.seed)
     runs = out_dir / "runs"
-    parent = load_checkpoint_model(parent_path)
-    start = save_checkpoint(graft(parent, item.spec), runs / f"{item.id}-graft.pt")
+    start = save_checkpoint(graft(parent, item.spec), runs / f"{item.id}-graft.pt")  # the trainer's input
     extra = {"freeze": frozen_modules(item.spec), "fraction": fraction}
     run = {"out": runs, "name": item.id, "extra_args": extra, "trainer": AdapterTrainer}
     result = train("finetune", data_yaml, recipe, base_weights=start, **run)
-    trained = load_checkpoint_model(result.weights)
+    start.unlink()  # 6 MB; the trained run's own weights stay for auditing
+    trained = load_checkpoint_model(result.weights)  # this run's own output, not a shipped file
     change = frozen_max_change(parent, trained, item.spec)
     if change != 0.0:
         raise ZooError(f"{item.id}: a frozen parent tensor moved by {change:g}; the adapter would not rebuild it")
-    target = save_adapter(out_dir / f"{item.id}.safetensors", adapter_state(trained, item.spec), item.spec, item.parent)
-    tensors, spec, _ = load_adapter(target)
-    rebuilt = rebuild(parent, tensors, spec)
-    evaluated = save_checkpoint(rebuilt, runs / f"{item.id}-rebuilt.pt")  # what ships: parent + adapter
-    metrics = evaluate(evaluated, data_yaml, split="test", imgsz=recipe.imgsz)
-    for scratch in (start, evaluated):  # 6 MB each; the trained run's own weights stay for auditing
-        scratch.unlink()
-    return {
+    entry: dict[str, Any] = {
         "id": item.id,
-        "file": target.name,
-        "sha256": sha256_of(target),
         "mode": "adapter",
         "spec": asdict(item.spec),
         "parent": item.parent,
@@ -106,13 +101,15 @@ def train_adapter(
         "recipe": {**recipe.overrides(), "fraction": fraction},
         "data_hash": data_hash,
         "val_metrics": result.metrics,
-        "metrics": metrics,
         "train_seconds": round(result.seconds, 1),
-        "format": "adapter",
         "regime": "adapter",
         "frozen_max_change": change,
-        "adapter_params": sum(tensors[key].numel() for key in adapter_keys(spec)),
     }
+    entry.update(ship_adapter(trained, parent, entry, out_dir))
+    shipped = attach_adapter(parent, entry, verified_bytes(entry, out_dir)).float().eval()  # what ships
+    entry["metrics"] = evaluate_model(shipped, data_yaml, split="test", imgsz=recipe.imgsz)
+    entry["adapter_params"] = sum(p.numel() for p in shipped.parameters()) - sum(p.numel() for p in parent.parameters())
+    return entry
 
 
 def build_adapters(
@@ -141,33 +138,9 @@ def build_adapters(
         if parent_entry is None:
             raise ZooError(f"{item.id} needs {item.parent}, which {weights_dir.name}/ does not hold")
         log(f"{item.id}: training the adapter ({recipe.epochs} epoch, fraction {fraction}, seed {item.seed})")
-        entry = train_adapter(
-            item, verified_path(parent_entry, weights_dir), data_yaml, data_hash, out_dir, recipe, fraction
-        )
+        parent = load_entry(parent_entry, weights_dir, parent_manifest)
+        entry = train_adapter(item, parent, data_yaml, data_hash, out_dir, recipe, fraction)
         manifest.upsert(entry)
         manifest.save(out_dir)
         log(f"{item.id}: test mAP50-95 {entry['metrics']['mAP50-95']:.4f} in {entry['train_seconds']:.0f} s")
     return manifest
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lska_demo.adapter_zoo", description=__doc__.splitlines()[0])
-    adapter_plans = [name for name, plan in PLANS.items() if all(item.mode == "adapter" for item in plan())]
-    parser.add_argument("--plan", default="adapters", choices=adapter_plans)
-    parser.add_argument("--out", required=True, help="folder for the adapter files and their manifest")
-    parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR), help="where the parent and its manifest are")
-    parser.add_argument("--epochs", type=int, default=ADAPTER_RECIPE.epochs)
-    parser.add_argument("--fraction", type=float, default=ADAPTER_FRACTION, help="share of the training split")
-    parser.add_argument("--limit", type=int, default=None, help="train at most the first N items of the plan")
-    args = parser.parse_args(argv)
-    plan = PLANS[args.plan]()[: args.limit]
-    recipe = replace(ADAPTER_RECIPE, epochs=args.epochs)
-    try:
-        build_adapters(plan, args.out, args.weights_dir, recipe, args.fraction)
-    except ZooError as err:
-        parser.exit(1, f"error: {err}\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

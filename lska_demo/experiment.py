@@ -367,7 +367,7 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """The ``experiment`` command's handler; render with ``render``."""
-    spec = VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale)
+    spec = VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, design=args.design)
     base = None if args.scratch else args.base
     return run(args.data, spec, args.seeds, base, recipe_from(args), args.out, progress=not args.json)
 

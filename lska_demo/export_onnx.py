@@ -261,5 +261,5 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
 
     # Without --weights the model comes from the zoo, whose models have the benchmark's classes.
     nc = args.nc if args.weights else NC
-    spec = VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=nc)
+    spec = VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=nc, design=args.design)
     return run(spec, args.weights, args.imgsz, args.out, args.tolerance, untrained=args.untrained).to_dict()

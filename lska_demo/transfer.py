@@ -326,7 +326,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.yaml:
         report = check_yaml(args.yaml, args.base, args.imgsz)
     else:
-        spec = VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=args.nc)
+        spec = VariantSpec(
+            k=args.k, point=args.point, block=args.block, scale=args.scale, nc=args.nc, design=args.design
+        )
         report = check_spec(spec, args.base, args.imgsz)
     return {**report.to_dict(), "markdown": render(report)}
 

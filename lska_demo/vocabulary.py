@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lska_demo.kernels import BLOCKS, DESIGN_LABELS, DESIGNS
+from lska_demo.kernels import BLOCKS, DESIGN_LABELS, DESIGNS, GATE_LABELS
 from lska_demo.yolo import INSERTION_POINTS, SCALES
 
 POINT_LABELS: dict[str, str] = {
@@ -26,6 +26,8 @@ BLOCK_LABELS: dict[str, str] = {
 # The class activation maps the attention engine computes (the one registry of their names).
 CAM_METHODS: dict[str, str] = {"eigen": "EigenCAM (no gradients)", "grad": "Grad-CAM"}
 SCALE_LABELS: dict[str, str] = {scale: f"YOLOv8{scale}" for scale in SCALES}
+# The gate a variant inserts (VariantSpec.design): the paper's four designs and the pointwise control.
+DESIGN_CHOICES: dict[str, str] = dict(GATE_LABELS)
 
 # Every label table names exactly what its definition defines: a new point or block needs its words.
 for _labels, _defined in ((POINT_LABELS, INSERTION_POINTS), (BLOCK_LABELS, BLOCKS), (DESIGN_LABELS, DESIGNS)):

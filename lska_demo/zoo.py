@@ -227,10 +227,22 @@ def _load_adapter(entry: dict[str, Any], folder: Path, manifest: Manifest) -> De
     if parent_entry is None or parent_entry.get("format") != "full":
         raise ZooError(f"model {entry['id']}: its parent {entry.get('parent')!r} is not a shipped full model")
     data = verified_bytes(entry, folder)  # before the parent's load: a tampered adapter costs nothing
+    return attach_adapter(load_entry(parent_entry, folder, manifest), entry, data)
+
+
+def attach_adapter(parent: nn.Module, entry: dict[str, Any], data: bytes) -> DetectionModel:
+    """The variant of an adapter entry: ``parent`` grafted with the entry's spec, then the adapter's tensors
+    (``data``, already sha256-verified) copied in strictly. The one way an adapter becomes a model, for the
+    zoo's loader and for the adapter trainer's evaluation alike.
+
+    Args:
+        parent: the entry's parent model, as ``load_entry`` returns it (not modified).
+        entry: the adapter's manifest entry (``spec`` and ``parent`` are checked against the file).
+        data: the adapter file's bytes.
+    """
     spec = VariantSpec(**entry["spec"])
-    parent = load_entry(parent_entry, folder, manifest)
     variant = graft(parent, spec)
-    load_strict(variant, parse(data, "adapter", entry["spec"], parent_entry["id"]), adapter_keys(parent, variant, spec))
+    load_strict(variant, parse(data, "adapter", entry["spec"], entry["parent"]), adapter_keys(parent, variant, spec))
     return variant
 
 

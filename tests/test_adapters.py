@@ -1,28 +1,32 @@
 """Gate designs in the variant spec, identity grafts, and the adapter regime (keys, files, rebuild, freeze)."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file
 
 from lska_demo.adapter_zoo import build_adapters
-from lska_demo.adapters import (
-    ADAPTER_FORMAT,
-    adapter_keys,
-    adapter_state,
-    frozen_modules,
-    load_adapter,
-    parent_keys,
-    rebuild,
-    save_adapter,
-)
+from lska_demo.adapters import adapter_key_set, frozen_modules, parent_keys
 from lska_demo.data import BenchmarkConfig, dataset_hash
 from lska_demo.kernels import GATES, LSKA, PointwiseGate
+from lska_demo.safeweights import FORMATS, WeightsError, metadata_of, write
 from lska_demo.train import Recipe
-from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, export_yaml, graft, save_checkpoint
-from lska_demo.zoo import Manifest, PlanItem, ZooError, adapters_plan, build_zoo, load_checkpoint_model, sha256_of
+from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, export_yaml, graft
+from lska_demo.zoo import (
+    Manifest,
+    PlanItem,
+    ZooError,
+    adapters_plan,
+    attach_adapter,
+    build_zoo,
+    load_checkpoint_model,
+    load_entry,
+    sha256_of,
+    ship_adapter,
+)
 
 DESIGN_K = {"pointwise": 1, "lska": 7, "lka": 7, "lska_trivial": 7, "lka_trivial": 7}
 
@@ -90,6 +94,10 @@ def test_graft_is_identity_for_every_design(design: str, point: str) -> None:
     assert torch.equal(_output(grafted, x), _output(parent, x))
 
 
+def adapter_keys(spec: VariantSpec) -> list[str]:
+    return sorted(adapter_key_set(spec))
+
+
 def test_adapter_keys_are_exactly_the_inserted_modules() -> None:
     pointwise = VariantSpec(k=1, point="sppf", nc=4, design="pointwise")
     assert adapter_keys(pointwise) == ["model.9.conv1.bias", "model.9.conv1.weight"]
@@ -113,28 +121,27 @@ def test_freeze_list_covers_the_parent_and_spares_the_adapter(point: str) -> Non
         assert any(n in key for n in names) != (key in adapter), key
 
 
-def test_adapter_file_round_trip_and_rebuild(tmp_path: Path) -> None:
+def test_adapter_file_round_trip_through_the_zoo_loader(tmp_path: Path) -> None:
     parent = _seeded_parent()
     spec = VariantSpec(k=11, point="residual", nc=4, design="lska")
     trained = graft(parent, spec)
     torch.manual_seed(1)
     with torch.no_grad():
         for key, tensor in trained.state_dict().items():
-            if key in set(adapter_keys(spec)):
+            if key in adapter_key_set(spec):
                 tensor.normal_()  # stands in for training: the adapter moves, nothing else does
-    path = save_adapter(tmp_path / "a.safetensors", adapter_state(trained, spec), spec, "parent-id")
-    tensors, loaded_spec, parent_id = load_adapter(path)
-    assert loaded_spec == spec and parent_id == "parent-id" and all(t.dtype == torch.float32 for t in tensors.values())
+    entry = {"id": "a", "spec": asdict(spec), "parent": "parent-id"}
+    entry.update(ship_adapter(trained, parent, entry, tmp_path))
+    data = (tmp_path / entry["file"]).read_bytes()
+    assert metadata_of(data)["format"] == FORMATS["adapter"] == "lska-lens/adapter-v1"
+    assert sorted(load_file(tmp_path / entry["file"])) == adapter_keys(spec)
     x = torch.rand(1, 3, 64, 64)
-    assert torch.equal(_output(rebuild(parent, tensors, spec), x), _output(trained, x))
+    assert torch.equal(_output(attach_adapter(parent, entry, data), x), _output(trained, x))
     assert not torch.equal(_output(trained, x), _output(parent, x))
-    with pytest.raises(ValueError, match="missing"):
-        rebuild(parent, dict(list(tensors.items())[1:]), spec)
-    with pytest.raises(ValueError, match="differs"):
-        rebuild(parent, tensors, VariantSpec(k=11, point="residual", nc=3))
-    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"), metadata={"format": "other"})
-    with pytest.raises(ValueError, match=ADAPTER_FORMAT):
-        load_adapter(tmp_path / "other.safetensors")
+    with pytest.raises(WeightsError, match="parent"):
+        attach_adapter(parent, {**entry, "parent": "other"}, data)
+    with pytest.raises(WeightsError, match="spec"):
+        attach_adapter(parent, {**entry, "spec": asdict(VariantSpec(k=7, point="residual", nc=4))}, data)
 
 
 def test_adapters_plan_covers_the_grid_and_the_designs() -> None:
@@ -153,29 +160,34 @@ def test_adapters_plan_covers_the_grid_and_the_designs() -> None:
 
 def test_adapter_training_freezes_the_parent_and_ships_what_it_evaluated(tiny_data: Path, tmp_path: Path) -> None:
     weights, out = tmp_path / "weights", tmp_path / "out"
-    parent_file = save_checkpoint(_seeded_parent(), weights / "parent.pt")
+    parent_spec = VariantSpec(nc=4)
+    shipped_state = {k: v.half() if v.is_floating_point() else v for k, v in _seeded_parent().state_dict().items()}
+    parent_file = write(weights / "parent.safetensors", shipped_state, "full", asdict(parent_spec))  # fp16, as shipped
     config = BenchmarkConfig(seed=3, imgsz=64, train=12, val=4, test=4, min_size=0.3)
     benchmark = {"config": config.__dict__, "data_hash": dataset_hash(tiny_data.parent), "classes": []}
-    entry = {"id": "parent", "file": "parent.pt", "sha256": sha256_of(parent_file), "mode": "finetune"}
-    Manifest(benchmark, [entry]).save(weights)
+    parent_entry = {"id": "parent", "file": parent_file.name, "sha256": sha256_of(parent_file), "mode": "finetune"}
+    parent_entry |= {"format": "full", "spec": asdict(parent_spec), "seed": 0}
+    Manifest(benchmark, [parent_entry]).save(weights)
     specs = [VariantSpec(k=7, point="residual", nc=4), VariantSpec(k=1, point="head", nc=4, design="pointwise")]
     plan = [PlanItem(f"{s.name}-a", "adapter", s, 0, "parent") for s in specs]
     recipe = Recipe(epochs=1, imgsz=64, batch=4, workers=0)
     manifest = build_adapters(plan, out, weights, recipe, fraction=1.0, log=lambda line: None)
 
-    parent = load_checkpoint_model(parent_file)
+    parent = load_entry(parent_entry, weights)
     for item in plan:
         entry = manifest.entry(item.id)
         assert entry["frozen_max_change"] == 0.0 and entry["regime"] == entry["format"] == "adapter"
         assert entry["parent"] == "parent" and entry["data_hash"] == benchmark["data_hash"]
         assert sha256_of(out / entry["file"]) == entry["sha256"] and set(entry["metrics"]) == {"mAP50", "mAP50-95"}
-        tensors, spec, _ = load_adapter(out / entry["file"])
-        assert spec == item.spec and entry["adapter_params"] == sum(t.numel() for t in tensors.values())
+        tensors = load_file(out / entry["file"])
+        assert sorted(tensors) == adapter_keys(item.spec)
+        assert entry["adapter_params"] == sum(t.numel() for t in tensors.values())
         trained_dir = out / "runs" / item.id / "train" / "weights"
         trained = load_checkpoint_model(next(trained_dir.glob("*.pt")))
         assert any(t.abs().max() > 0 for k, t in tensors.items() if k.endswith("conv1.weight")), "it trained"
         x = torch.rand(1, 3, 64, 64)
-        assert torch.equal(_output(rebuild(parent, tensors, spec), x), _output(trained, x))
+        shipped = attach_adapter(parent, entry, (out / entry["file"]).read_bytes())
+        assert torch.equal(_output(shipped, x), _output(trained, x))
     assert json.loads((out / "manifest.json").read_text())["benchmark"] == benchmark
     logged: list[str] = []
     build_adapters(plan, out, weights, recipe, fraction=1.0, log=logged.append)

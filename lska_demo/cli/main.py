@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from lska_demo.vocabulary import BLOCK_LABELS, POINT_LABELS, SCALE_LABELS
+from lska_demo.vocabulary import BLOCK_LABELS, DESIGN_CHOICES, POINT_LABELS, SCALE_LABELS
 
 Handler = Callable[[argparse.Namespace], Any]
 Render = Callable[[Any], str]
@@ -52,13 +52,19 @@ def add_variant_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--scale", default="n", choices=list(SCALE_LABELS), help="YOLOv8 scale")
     p.add_argument("--nc", type=int, default=80, help="number of classes")
+    p.add_argument(
+        "--design",
+        default="lska",
+        choices=list(DESIGN_CHOICES),
+        help="gate design: " + "; ".join(f"{name}: {label}" for name, label in DESIGN_CHOICES.items()),
+    )
 
 
 def variant_from(args: argparse.Namespace) -> Any:
     """The VariantSpec the variant arguments name."""
     from lska_demo.yolo import VariantSpec
 
-    return VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=args.nc)
+    return VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=args.nc, design=args.design)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -78,13 +78,20 @@ def _eval(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _zoo(args: argparse.Namespace) -> dict[str, Any]:
+    from lska_demo.adapter_zoo import build_adapters
     from lska_demo.zoo import PLANS, build_zoo
 
-    manifest = build_zoo(PLANS[args.plan](), weights_dir=args.weights_dir, work_dir=args.work_dir)
+    plan = PLANS[args.plan]()
+    if all(item.mode == "adapter" for item in plan):  # gates trained on the frozen shipped control
+        manifest = build_adapters(plan, args.out or Path(args.work_dir) / "adapters", args.weights_dir)
+    else:
+        manifest = build_zoo(plan, weights_dir=args.weights_dir, work_dir=args.work_dir)
     return {"models": [{"id": m["id"], **m["metrics"]} for m in manifest.models]}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from lska_demo.zoo import PLANS
+
     p = command(sub, "info", _info, "build a YOLOv8 variant and print its layer table", render=_render_info)
     add_variant_arguments(p)
     p.add_argument("--imgsz", type=int, default=640)
@@ -119,5 +126,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p.add_argument("--work-dir", default=str(CACHE_DIR / "zoo"))
     p.add_argument(
-        "--plan", default="default", choices=("default", "extended"), help="extended adds LSKA trained from scratch"
+        "--plan",
+        default="default",
+        choices=list(PLANS),
+        help="extended adds LSKA trained from scratch; adapters trains gates alone on the frozen shipped control",
+    )
+    p.add_argument(
+        "--out", default=None, help="adapters only: their own folder (default WORK_DIR/adapters), copied into weights/"
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from lska_demo.kernels import PAPER_KERNEL_SIZES
 from lska_demo.strict import InputError, echo, strict_bool, strict_choice, strict_float, strict_int
-from lska_demo.vocabulary import BLOCK_LABELS, CAM_METHODS, POINT_LABELS, SCALE_LABELS, described
+from lska_demo.vocabulary import BLOCK_LABELS, CAM_METHODS, DESIGN_LABELS, POINT_LABELS, SCALE_LABELS, described
 
 MAX_ERF_IMAGES = 16
 MAX_CLASSES = 10_000
@@ -48,6 +48,13 @@ def check_block(block: Any) -> str:
     if not isinstance(block, str) or block not in BLOCK_LABELS:
         raise InputError(f"block kind must be one of {described(BLOCK_LABELS)}; got {echo(block)}")
     return block
+
+
+def check_design(design: Any) -> str:
+    """The gate design a visitor may choose: one of the paper's four (the pointwise control is not a choice)."""
+    if not isinstance(design, str) or design not in DESIGN_LABELS:
+        raise InputError(f"gate design must be one of {described(DESIGN_LABELS)}; got {echo(design)}")
+    return design
 
 
 def check_variant(k: Any, point: Any, block: Any) -> tuple[int, str, str]:

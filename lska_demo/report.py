@@ -9,7 +9,6 @@ from __future__ import annotations
 import platform
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.stats import PairedComparison, compare_paired
 from lska_demo.yolo import VariantSpec, build_model
-from lska_demo.zoo import Manifest, default_plan, regime_of
+from lska_demo.zoo import Manifest, control_spec, default_plan, regime_of
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -40,27 +39,12 @@ def compare_to_control(variant: dict[int, float], control: dict[int, float]) -> 
 
 # Row labels of the training regimes recorded in the manifest.
 REGIME_LABELS: dict[str, str] = {"finetune": "fine-tune", "adapter": "adapter", "scratch": "scratch"}
-# The adapter regime's control: the same insertion point with the pointwise design (a 1×1 unit trained the
-# same way on the same frozen parent), so the comparison isolates the large separable kernel.
-POINTWISE_DESIGN = "pointwise"
-
-
-def _is_pointwise_at(candidate: VariantSpec, spec: VariantSpec) -> bool:
-    return getattr(candidate, "design", None) == POINTWISE_DESIGN and candidate.point == spec.point
-
-
-def _is_baseline(candidate: VariantSpec, spec: VariantSpec) -> bool:
-    return candidate.is_baseline
-
-
-# Which architecture, within the same regime, is the control of ``spec``: (candidate, spec) -> bool.
-CONTROL_RULES: dict[str, Callable[[VariantSpec, VariantSpec], bool]] = {"adapter": _is_pointwise_at}
 
 
 def is_control_of(regime: str, candidate: VariantSpec, spec: VariantSpec) -> bool:
-    """Whether ``candidate`` is the control of ``spec`` in ``regime``: the pointwise design at the same
-    point for adapters, the baseline (no LSKA) for full fine-tunes and from-scratch training."""
-    return CONTROL_RULES.get(regime, _is_baseline)(candidate, spec)
+    """Whether ``candidate`` is the control of ``spec`` in ``regime`` (``zoo.control_spec``): the pointwise
+    design at the same point for adapters, the baseline (no LSKA) for full fine-tunes and from-scratch training."""
+    return candidate == control_spec(regime, spec)
 
 
 def _example_images() -> list[np.ndarray]:

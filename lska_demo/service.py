@@ -24,6 +24,7 @@ from lska_demo.inputs import (
     check_choice,
     check_classes,
     check_count,
+    check_design,
     check_flag,
     check_fraction,
     check_images,
@@ -233,9 +234,11 @@ class DemoService:
             groups["benchmark" if name.startswith("benchmark") else "photo"].append(str(path))
         return groups
 
-    def status(self, k: Any = 23, point: Any = "sppf", block: Any = "gate", source: Any = ZOO) -> PairStatus:
+    def status(
+        self, k: Any = 23, point: Any = "sppf", block: Any = "gate", source: Any = ZOO, design: Any = "lska"
+    ) -> PairStatus:
         """Whether each side of this choice is trained, from the manifest alone (cheap: no model loads)."""
-        spec, source = VariantSpec(*check_variant(k, point, block)), self.models.check(source)
+        spec, source = _variant(k, point, block, design), self.models.check(source)
         base, variant = self.models.readiness(source, spec)
         return PairStatus(base, variant, _pair_banner(base.trained, variant.trained))
 
@@ -243,19 +246,21 @@ class DemoService:
         """Whether the image looks like a benchmark image, and what a visitor should know if it does not."""
         return domain_note(load_image(require_image(image)))
 
-    def layer_names(self, k: Any = 23, point: Any = "sppf", block: Any = "gate") -> list[str]:
+    def layer_names(self, k: Any = 23, point: Any = "sppf", block: Any = "gate", design: Any = "lska") -> list[str]:
         """The layers the receptive field can be computed at, for this variant."""
         from lska_demo.analysis.erf import erf_layers
 
-        return list(erf_layers(VariantSpec(*check_variant(k, point, block))))
+        return list(erf_layers(_variant(k, point, block, design)))
 
     def diagram(self, point: Any) -> str:
         """The YOLOv8 diagram (SVG in HTML) with the chosen insertion point marked."""
         return yolo_diagram(check_point(point))
 
-    def pair(self, source: str, k: int, point: str, block: str) -> tuple[LoadedModel, LoadedModel]:
-        """The baseline and the LSKA variant of a source, from the cache."""
-        return self.models.pair(self.models.check(source), VariantSpec(*check_variant(k, point, block)))
+    def pair(
+        self, source: str, k: int, point: str, block: str, design: str = "lska"
+    ) -> tuple[LoadedModel, LoadedModel]:
+        """The baseline (the control of the variant's regime, for the zoo) and the variant of a source, cached."""
+        return self.models.pair(self.models.check(source), _variant(k, point, block, design))
 
     # compare -----------------------------------------------------------------------------------------------
 
@@ -269,9 +274,10 @@ class DemoService:
         conf: Any = 0.25,
         iou: Any = 0.7,
         progress: Progress | None = None,
+        design: Any = "lska",
     ) -> CompareResult:
         """Detections of the baseline and the LSKA variant on one image, each with its time and status."""
-        spec, source = VariantSpec(*check_variant(k, point, block)), self.models.check(source)
+        spec, source = _variant(k, point, block, design), self.models.check(source)
         conf, iou = check_fraction("confidence threshold", conf), check_fraction("IoU threshold", iou)
         picture = load_image(require_image(image))
         _report(progress, 0.1, "loading models")
@@ -299,6 +305,7 @@ class DemoService:
         layer_name: str = "insertion point",
         progress: Progress | None = None,
         upload: ImageInput | None = None,
+        design: Any = "lska",
     ) -> ErfResult:
         """Effective receptive fields of the baseline and the variant at the same layer, on one colour scale.
 
@@ -308,7 +315,7 @@ class DemoService:
         from lska_demo import explain, plots
         from lska_demo.analysis.erf import compare_erf, erf_layers
 
-        spec, source = VariantSpec(*check_variant(k, point, block)), self.models.check(source)
+        spec, source = _variant(k, point, block, design), self.models.check(source)
         n, images = check_count(n), check_images(images)
         layers = erf_layers(spec)
         layer_name = check_choice("layer", layer_name, list(layers))
@@ -358,13 +365,14 @@ class DemoService:
         source: Any = ZOO,
         method: Any = "eigen",
         progress: Progress | None = None,
+        design: Any = "lska",
     ) -> AttentionResult:
         """LSKA's stage maps in the variant (panels titled in words), and a class activation map of each side.
 
         Without an image, the first benchmark image is used and the note says so. A flat CAM comes back as
         None with its reason as the caption, never as a flat picture.
         """
-        spec, source = VariantSpec(*check_variant(k, point, block)), self.models.check(source)
+        spec, source = _variant(k, point, block, design), self.models.check(source)
         method = check_method(method)
         picture = load_image(image) if image is not None else benchmark_images(1)[0]
         from lska_demo import explain, plots
@@ -420,6 +428,7 @@ class DemoService:
         latency: bool = False,
         progress: Progress | None = None,
         source: Any = ZOO,
+        design: Any = "lska",
     ) -> CostResult:
         """Parameters, GFLOPs and per-layer deltas of the source's YOLOv8n vs the variant; latency on request.
 
@@ -430,9 +439,8 @@ class DemoService:
         from lska_demo import explain
         from lska_demo.analysis.cost import cost_comparison
 
-        k, point, block = check_variant(k, point, block)
-        nc, native, who = self._source_shape(self.models.check(source), VariantSpec(k, point, block))
-        spec = VariantSpec(k, point, block, nc=nc)
+        nc, native, who = self._source_shape(self.models.check(source), _variant(k, point, block, design))
+        spec = _variant(k, point, block, design, nc=nc)
         imgsz = native if imgsz is None or (imgsz == 0 and not isinstance(imgsz, bool)) else check_imgsz(imgsz)
         latency = check_flag("measure latency", latency)
         _report(progress, 0.1, "counting parameters and FLOPs" + (" and timing forward passes" if latency else ""))
@@ -532,33 +540,48 @@ class DemoService:
     # export and zoo ----------------------------------------------------------------------------------------
 
     def export(
-        self, k: Any = 23, point: Any = "sppf", block: Any = "gate", scale: Any = "n", nc: Any = 80
+        self,
+        k: Any = 23,
+        point: Any = "sppf",
+        block: Any = "gate",
+        scale: Any = "n",
+        nc: Any = 80,
+        design: Any = "lska",
     ) -> tuple[str, str]:
         """The model YAML of the variant and a Python snippet that trains it (from scratch, or as a graft)."""
-        k, point, block = check_variant(k, point, block)
-        spec = VariantSpec(k=k, point=point, block=block, scale=check_scale(scale), nc=check_classes(nc))
+        spec = _variant(k, point, block, design, scale=check_scale(scale), nc=check_classes(nc))
         return export_yaml(spec), python_snippet(spec)
 
     def transfer_check(
-        self, k: Any = 23, point: Any = "sppf", block: Any = "gate", scale: Any = "n", nc: Any = 80
+        self,
+        k: Any = 23,
+        point: Any = "sppf",
+        block: Any = "gate",
+        scale: Any = "n",
+        nc: Any = 80,
+        design: Any = "lska",
     ) -> str:
         """The transfer check of the exported YAML as Markdown: inserted channels, shifted indices, rewritten
         ``from`` entries, GFLOPs, and the share of pretrained tensors a plain YAML edit vs the graft loads."""
         from lska_demo.export_box import transfer_markdown
 
-        k, point, block = check_variant(k, point, block)
-        spec = VariantSpec(k=k, point=point, block=block, scale=check_scale(scale), nc=check_classes(nc))
+        spec = _variant(k, point, block, design, scale=check_scale(scale), nc=check_classes(nc))
         return transfer_markdown(spec)
 
     def export_onnx(
-        self, k: Any = 23, point: Any = "sppf", block: Any = "gate", progress: Progress | None = None
+        self,
+        k: Any = 23,
+        point: Any = "sppf",
+        block: Any = "gate",
+        progress: Progress | None = None,
+        design: Any = "lska",
     ) -> OnnxExport:
         """The variant as a checked ONNX file: the zoo's weights when trained, else the untrained architecture
         (the result's note says which, with the max abs difference to PyTorch in ONNX Runtime)."""
         from lska_demo.export_box import onnx_export
         from lska_demo.zoo import NC
 
-        spec = VariantSpec(*check_variant(k, point, block), nc=NC)
+        spec = _variant(k, point, block, design, nc=NC)
         _report(progress, 0.1, f"exporting {spec.name} to ONNX and checking it against PyTorch")
         return onnx_export(spec, Path(self.options.weights_dir))
 
@@ -566,22 +589,34 @@ class DemoService:
         """Every model in the manifest, with its architecture and held-out metrics."""
         return [_zoo_row(entry) for entry in self.models.manifest().models]
 
-    def zoo_pair(self, k: Any = 23, point: Any = "sppf", block: Any = "gate") -> list[dict[str, Any]]:
-        """The control and the LSKA entry of the zoo for this choice (missing ones say so)."""
-        from lska_demo.zoo import NC
+    def zoo_pair(
+        self, k: Any = 23, point: Any = "sppf", block: Any = "gate", design: Any = "lska"
+    ) -> list[dict[str, Any]]:
+        """The variant's zoo entry (full graft preferred, else adapter) and the control of its regime, with the
+        regime named (missing ones say so)."""
+        from lska_demo.zoo import NC, control_spec, regime_of
 
-        spec = VariantSpec(*check_variant(k, point, block), nc=NC)
+        spec = _variant(k, point, block, design, nc=NC)
         manifest = self.models.manifest()
+        variant = manifest.trained(spec, shipped=False)
+        regime = regime_of(variant) if variant else "finetune"
+        control = control_spec(regime, spec)
         rows = []
-        for role, wanted in (("baseline (control)", spec.baseline()), ("LSKA", spec)):
-            entry = manifest.find(wanted, seed=0, shipped=False)
-            rows.append(
-                {"role": role, **(_zoo_row(entry) if entry else {"model": wanted.name, "status": "not trained"})}
-            )
+        for role, wanted, entry in (
+            ("control", control, manifest.find(control, shipped=False, regime=regime)),
+            ("variant", spec, variant),
+        ):
+            found = _zoo_row(entry) if entry else {"model": wanted.name, "status": "not trained"}
+            rows.append({"role": role, "regime": regime, **found})
         return rows
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _variant(k: Any, point: Any, block: Any, design: Any, **extra: Any) -> VariantSpec:
+    """The variant a visitor chose; a combination the spec refuses (VAN's block with LKA) says why."""
+    return VariantSpec(*check_variant(k, point, block), design=check_design(design), **extra)
 
 
 def warm_up() -> None:
@@ -703,6 +738,8 @@ def _cost_summary(report: dict[str, Any], spec: VariantSpec) -> list[dict[str, A
 
 
 def _zoo_row(entry: dict[str, Any]) -> dict[str, Any]:
+    from lska_demo.zoo import regime_of
+
     spec = entry.get("spec") or {}
     metrics = entry.get("metrics") or {}
     return {
@@ -711,6 +748,8 @@ def _zoo_row(entry: dict[str, Any]) -> dict[str, Any]:
         "k": spec.get("k"),
         "point": spec.get("point") if spec.get("k") else None,
         "block": spec.get("block") if spec.get("k") else None,
+        "design": spec.get("design", "lska") if spec.get("k") else None,
+        "regime": regime_of(entry),
         "seed": entry.get("seed"),
         "mAP50": None if metrics.get("mAP50") is None else round(metrics["mAP50"], 4),
         "mAP50-95": None if metrics.get("mAP50-95") is None else round(metrics["mAP50-95"], 4),

@@ -1,7 +1,9 @@
 """Which models answer a question: the baseline and the LSKA variant of a model source, from the cache.
 
 Model sources:
-- ``zoo``: the shipped benchmark models (4 shape classes); the baseline is the fine-tuned control.
+- ``zoo``: the shipped benchmark models (4 shape classes). A choice is answered by its full fine-tune graft
+  (the headline experiment) if the zoo has one, else by its adapter (only the inserted gates trained on the
+  frozen control); the baseline side is the control of that regime (``zoo.control_spec``).
 - ``yolov8n.pt``: Ultralytics' COCO-pretrained weights; the LSKA side is an identity-initialised graft.
 - ``checkpoint:<name>``: an operator's checkpoint given on the command line, treated like ``yolov8n.pt``.
 A side with no trained weights is a randomly initialised model: cost, ERF and attention still work on it,
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from lska_demo.cache import LoadedModel, ModelCache
 from lska_demo.inputs import check_choice
 from lska_demo.online import SourceAvailability, pretrained_availability
 from lska_demo.runtime import WEIGHTS_DIR
+from lska_demo.vocabulary import BLOCK_LABELS, DESIGN_CHOICES
 from lska_demo.yolo import VariantSpec, build_model, graft, spec_of
 
 ZOO = "zoo"
@@ -42,6 +46,67 @@ class Readiness:
 
     trained: bool
     text: str
+
+
+def _not_the_gate(spec: VariantSpec) -> str | None:
+    if spec.block == "gate":
+        return None
+    return f"the zoo's training budget covers the bare gate at every size and point, not {BLOCK_LABELS[spec.block]}"
+
+
+def _design_off_grid(spec: VariantSpec) -> str | None:
+    if spec.design == "lska" or (spec.k, spec.point) == DESIGN_COMPARISON:
+        return None
+    k, point = DESIGN_COMPARISON
+    return (
+        f"the zoo trains {DESIGN_CHOICES[spec.design]} only at k={k} '{point}' (the paper's design comparison); "
+        "other sizes and points are not in its training budget"
+    )
+
+
+DESIGN_COMPARISON = (23, "sppf")  # where the zoo compares the gate designs (zoo.adapters_plan)
+# Why the zoo has no weights for a choice: the first rule that applies speaks, else the zoo is unfinished.
+UNTRAINED_RULES: tuple[Callable[[VariantSpec], str | None], ...] = (_not_the_gate, _design_off_grid)
+
+
+def untrained_reason(spec: VariantSpec) -> str:
+    """One line on why the zoo has no trained weights for ``spec``."""
+    reasons = (rule(spec) for rule in UNTRAINED_RULES)
+    return next((r for r in reasons if r), f"the zoo has no trained weights for {spec.name} yet")
+
+
+def zoo_control(regime: str, spec: VariantSpec) -> VariantSpec:
+    """The control of ``spec`` in ``regime`` (``zoo.control_spec``)."""
+    from lska_demo.zoo import control_spec
+
+    return control_spec(regime, spec)
+
+
+def trained_status(entry: dict[str, Any], spec: VariantSpec, manifest: Any) -> str:
+    """What a trained zoo model is, in plain words: its regime, and the control it is compared with."""
+    from lska_demo.zoo import regime_of
+
+    regime, parent = regime_of(entry), entry.get("parent")
+    if regime == "adapter" and spec.design == "pointwise":
+        return (
+            f"Trained: zoo model {entry['id']}, the control of the adapter regime: a 1×1 pointwise gate (no spatial "
+            f"kernel) at '{spec.point}', trained alone on the frozen {parent} with the adapters' recipe."
+        )
+    if spec.is_baseline:
+        return f"Trained: zoo model {entry['id']}, the control: the baseline fine-tuned with the grafts' recipe."
+    control = zoo_control(regime, spec)
+    control_entry = manifest.find(control, seed=entry["seed"], shipped=False, regime=regime)
+    control_name = control_entry["id"] if control_entry else f"{control.name} (not trained)"
+    if regime == "adapter":
+        return (
+            f"Trained: zoo model {entry['id']}, an adapter: only its inserted {DESIGN_CHOICES[spec.design]} gates "
+            f"were trained, on the frozen control {parent}. Compared with {control_name}, the 1×1 pointwise gate "
+            "trained the same way at the same point, so a difference is the large kernel's."
+        )
+    return (
+        f"Trained: zoo model {entry['id']}, an LSKA graft fine-tuned in full with the control's recipe. Compared "
+        f"with {control_name}, the baseline fine-tuned the same way."
+    )
 
 
 @dataclass(frozen=True)
@@ -95,17 +160,17 @@ class ModelSources:
         if source == ZOO:
             from lska_demo.zoo import NC
 
-            manifest = self.manifest()
+            manifest, spec = self.manifest(), replace(spec, nc=NC)
+            variant = manifest.trained(spec)
+            regime = (variant or {}).get("regime") or "finetune"
+            control = zoo_control(regime, spec)
 
-            def side(wanted: VariantSpec, role: str) -> Readiness:
-                entry = manifest.find(replace(wanted, nc=NC), seed=0)
+            def side(wanted: VariantSpec, entry: dict[str, Any] | None) -> Readiness:
                 if entry is None:
-                    return Readiness(
-                        False, f"Untrained: the zoo has no trained {role} {wanted.name}, so this is {UNTRAINED_EFFECT}."
-                    )
-                return Readiness(True, f"Trained: zoo model {entry['id']}.")
+                    return Readiness(False, f"Untrained: {untrained_reason(wanted)}, so this is {UNTRAINED_EFFECT}.")
+                return Readiness(True, trained_status(entry, wanted, manifest))
 
-            return side(spec.baseline(), "control"), side(spec, "LSKA model")
+            return side(control, manifest.find(control, regime=regime)), side(spec, variant)
         if source == PRETRAINED and not self.pretrained.available:
             untrained = Readiness(
                 False, f"Untrained: {PRETRAINED}: {self.pretrained.visitor_reason} So this side is {UNTRAINED_EFFECT}."
@@ -127,9 +192,13 @@ class ModelSources:
         return Manifest.load(self.options.weights_dir)
 
     def pair(self, source: str, spec: VariantSpec) -> tuple[LoadedModel, LoadedModel]:
-        """The baseline and the LSKA variant ``spec`` of a source."""
+        """The baseline and the LSKA variant ``spec`` of a source. In the zoo the baseline is the control of
+        the variant's own training regime (``zoo.control_spec``): the fine-tuned baseline for a full graft, the
+        pointwise gate adapter at the same point and seed for an adapter."""
         if source == ZOO:
-            return self.zoo_side(spec.baseline()), self.zoo_side(spec)
+            variant = self.zoo_side(spec)
+            regime = (variant.entry or {}).get("regime") or "finetune"
+            return self.zoo_side(zoo_control(regime, spec), regime), variant
         base = self._operator_baseline(source)
         return base, self._operator_variant(source, base, spec)
 
@@ -139,28 +208,25 @@ class ModelSources:
             ("architecture", spec), lambda: LoadedModel(build_model(spec), spec.name, False, "architecture", 640)
         )
 
-    def zoo_side(self, spec: VariantSpec) -> LoadedModel:
-        """A shipped zoo model, or a random one that says so. The key holds the file's hash, so models the zoo
-        job finishes while the app runs appear without a restart."""
-        from lska_demo.zoo import NC, load_zoo_model
+    def zoo_side(self, spec: VariantSpec, regime: str | None = None) -> LoadedModel:
+        """A shipped zoo model of ``regime`` (None: the preferred regime that has one, ``Manifest.trained``),
+        or a random one that says why. The key holds the file's hash, so models the zoo job finishes while
+        the app runs appear without a restart."""
+        from lska_demo.zoo import NC, load_entry, regime_of
 
         spec = replace(spec, nc=NC)
-        entry = self.manifest().find(spec, seed=0)
-        key = (ZOO, spec, entry["sha256"] if entry else None)
+        manifest = self.manifest()
+        entry = manifest.trained(spec) if regime is None else manifest.find(spec, regime=regime)
+        key = (ZOO, spec, regime, entry["sha256"] if entry else None)
 
         def load() -> LoadedModel:
             if entry is None:
-                what = "the fine-tuned baseline (control) yolov8n-s0" if spec.is_baseline else spec.name
-                status = (
-                    f"Untrained: the zoo has no trained weights for {what} yet, so this is a randomly initialised "
-                    "model. No detections are shown; cost, receptive field and attention still are."
-                )
+                status = f"Untrained: {untrained_reason(spec)}, so this is {UNTRAINED_EFFECT}."
                 return LoadedModel(build_model(spec), spec.name, False, status, ZOO_IMGSZ)
-            model, found = load_zoo_model(spec, seed=0, folder=self.options.weights_dir)
-            role = "the control: the baseline fine-tuned with the grafts' recipe" if spec.is_baseline else "LSKA graft"
-            status = f"Trained: zoo model {found['id']}, {role}."
-            imgsz = int((found.get("recipe") or {}).get("imgsz", ZOO_IMGSZ))
-            return LoadedModel(model, found["id"], True, status, imgsz, entry=found)
+            model = load_entry(entry, self.options.weights_dir, manifest)
+            found = {**entry, "regime": regime_of(entry)}
+            imgsz = int((entry.get("recipe") or {}).get("imgsz", ZOO_IMGSZ))
+            return LoadedModel(model, entry["id"], True, trained_status(found, spec, manifest), imgsz, entry=found)
 
         return self.cache.get(key, load)
 

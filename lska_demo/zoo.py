@@ -145,14 +145,22 @@ class Manifest:
     def upsert(self, entry: dict[str, Any]) -> None:
         self.models = [m for m in self.models if m["id"] != entry["id"]] + [entry]
 
-    def find(self, spec: VariantSpec, seed: int = 0, shipped: bool = True) -> dict[str, Any] | None:
-        """The entry trained for ``spec`` (fine-tuned, not the scratch parent) with a file, if any."""
+    def find(
+        self, spec: VariantSpec, seed: int = 0, shipped: bool = True, regime: str = "finetune"
+    ) -> dict[str, Any] | None:
+        """The entry trained for ``spec`` in ``regime`` (``regime_of``; the default is the full fine-tune, whose
+        control is the fine-tuned baseline) with a file, if any. The regime is always explicit, so a graft and
+        an adapter of the same spec never stand in for each other."""
         for m in self.models:
-            if m["mode"] == "scratch" or m["seed"] != seed or (shipped and not m.get("file")):
+            if regime_of(m) != regime or m["seed"] != seed or (shipped and not m.get("file")):
                 continue
             if VariantSpec(**m["spec"]) == spec:  # a baseline spec is canonical: equal whatever it was given
                 return m
         return None
+
+    def trained(self, spec: VariantSpec, seed: int = 0, shipped: bool = True) -> dict[str, Any] | None:
+        """The entry that answers a choice of ``spec``: the first regime of ``REGIME_PREFERENCE`` that has one."""
+        return next((e for r in REGIME_PREFERENCE if (e := self.find(spec, seed, shipped, regime=r)) is not None), None)
 
 
 def _weights_file(entry: dict[str, Any], folder: str | Path) -> Path:
@@ -197,6 +205,26 @@ REGIMES: dict[str, str] = {"scratch": "scratch", "finetune": "finetune", "graft"
 def regime_of(entry: dict[str, Any]) -> str:
     """The training regime of a manifest entry: recorded in the manifest, else derived from its mode."""
     return entry.get("regime") or REGIMES[entry["mode"]]
+
+
+# The regimes a shipped model can answer a choice with, preferred first: the full fine-tune graft (the
+# headline experiment), then the adapter (only the inserted gates trained, on the frozen control).
+REGIME_PREFERENCE: tuple[str, ...] = ("finetune", "adapter")
+
+
+def pointwise_at(spec: VariantSpec) -> VariantSpec:
+    """The adapter regime's control of ``spec``: the pointwise gate (1×1, no spatial kernel) at the same
+    point, trained the same way on the same frozen parent, so a difference is the large kernel's."""
+    return VariantSpec(k=1, point=spec.point, scale=spec.scale, nc=spec.nc, design="pointwise")
+
+
+# Which architecture is the control of a variant within each regime; any other regime: the baseline (no gate).
+CONTROLS: dict[str, Callable[[VariantSpec], VariantSpec]] = {"adapter": pointwise_at}
+
+
+def control_spec(regime: str, spec: VariantSpec) -> VariantSpec:
+    """The architecture ``spec`` is compared with in ``regime`` (same regime, seed and recipe)."""
+    return CONTROLS.get(regime, VariantSpec.baseline)(spec)
 
 
 def _class_names(manifest: Manifest, nc: int) -> dict[int, str]:
@@ -379,9 +407,10 @@ def load_checkpoint_model(path: str | Path) -> Any:
 
 
 def load_zoo_model(spec: VariantSpec, seed: int = 0, folder: str | Path = WEIGHTS_DIR) -> tuple[Any, dict[str, Any]]:
-    """The shipped, sha256-verified model trained for ``spec``; ZooError if the zoo has none."""
+    """The shipped, sha256-verified model trained for ``spec`` (full fine-tune preferred, else adapter);
+    ZooError if the zoo has none."""
     manifest = Manifest.load(folder)
-    entry = manifest.find(spec, seed)
+    entry = manifest.trained(spec, seed)
     if entry is None:
         raise ZooError(f"the zoo has no trained weights for {spec.name}")
     return load_entry(entry, folder, manifest), entry

@@ -16,7 +16,7 @@ from conftest import make_fake_zoo
 from lska_demo.convert import ship_full
 from lska_demo.kernels import LSKA as LSKA_MODULE
 from lska_demo.runtime import WEIGHTS_DIR
-from lska_demo.safeweights import write
+from lska_demo.safeweights import FORMATS, write
 from lska_demo.yolo import VariantSpec, build_model, graft, save_checkpoint
 from lska_demo.zoo import (
     Manifest,
@@ -171,10 +171,14 @@ def test_shipped_models_load_without_unpickling(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setattr(target, name, refuse)
     manifest = Manifest.load(WEIGHTS_DIR)
     shipped = [e for e in manifest.models if e.get("file")]
-    assert shipped and all(e["file"].endswith(".safetensors") and e["format"] == "full" for e in shipped)
+    assert shipped and all(e["file"].endswith(".safetensors") and e["format"] in FORMATS for e in shipped)
     assert not list(WEIGHTS_DIR.glob("*.pt")) and not list(WEIGHTS_DIR.glob("*.pth"))
     model, entry = load_zoo_model(VariantSpec(k=23, point="sppf", nc=4))
     assert entry["id"] == "yolov8n-lska23-sppf-s0" and not model.training
+    for design in ("pointwise", "lska", "lka", "lska_trivial", "lka_trivial"):  # adapters: parent + gates
+        spec = VariantSpec(k=1 if design == "pointwise" else 23, point="sppf", nc=4, design=design)
+        model, entry = load_zoo_model(spec)
+        assert entry["format"] == "adapter" and entry["parent"] == "yolov8n-s0" and not model.training
 
 
 def test_conversion_keeps_the_checkpoint_bit_for_bit(tmp_path: Path) -> None:

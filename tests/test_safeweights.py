@@ -177,8 +177,9 @@ def test_shipped_models_load_without_unpickling(monkeypatch: pytest.MonkeyPatch)
     assert entry["id"] == "yolov8n-lska23-sppf-s0" and not model.training
     for design in ("pointwise", "lska", "lka", "lska_trivial", "lka_trivial"):  # adapters: parent + gates
         spec = VariantSpec(k=1 if design == "pointwise" else 23, point="sppf", nc=4, design=design)
-        model, entry = load_zoo_model(spec)
-        assert entry["format"] == "adapter" and entry["parent"] == "yolov8n-s0" and not model.training
+        entry = manifest.find(spec, regime="adapter")
+        assert entry["format"] == "adapter" and entry["parent"] == "yolov8n-s0"
+        assert not load_entry(entry, WEIGHTS_DIR, manifest).training
 
 
 def test_conversion_keeps_the_checkpoint_bit_for_bit(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lska_demo.kernels import GATE_LABELS
 from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.stats import PairedComparison, compare_paired
 from lska_demo.yolo import VariantSpec, build_model
@@ -68,21 +69,77 @@ def _gate_effect(
     return statistics.fmean(effects.values())
 
 
-def results(
-    manifest: Manifest, imgsz: int | None = None, repeats: int = 7, folder: str | Path = WEIGHTS_DIR
-) -> dict[str, Any]:
-    """One row per (training regime, architecture): test mAP (mean ± std over seeds), the difference to the
-    control of the same regime paired by seed, the gate effect, params, GFLOPs and latency vs the baseline."""
-    from lska_demo.analysis.cost import forward_runner, measure_latency, model_cost
+Group = tuple[str, VariantSpec, list[dict[str, Any]]]
 
+
+def _groups(manifest: Manifest) -> list[Group]:
+    """(regime, architecture, entries) of the manifest: regimes in ``REGIME_LABELS`` order, each control
+    first, then by point, k and design."""
     groups: dict[tuple[str, VariantSpec], list[dict[str, Any]]] = defaultdict(list)
     for entry in manifest.models:
         groups[(regime_of(entry), VariantSpec(**entry["spec"]))].append(entry)
+    regimes = list(REGIME_LABELS)
+    order = sorted(
+        groups,
+        key=lambda g: (regimes.index(g[0]), not is_control_of(g[0], g[1], g[1]), g[1].point, g[1].k or 0, g[1].design),
+    )
+    return [(regime, spec, groups[(regime, spec)]) for regime, spec in order]
+
+
+def _metric(entries: list[dict[str, Any]], name: str) -> dict[int, float]:
+    return {e["seed"]: e["metrics"][name] for e in entries}
+
+
+def _judged(regime: str, spec: VariantSpec, entries: list[dict[str, Any]], groups: list[Group]) -> dict[str, Any]:
+    """The manifest's part of a row: mAP over seeds and the paired comparison with the regime's control."""
+    is_control = is_control_of(regime, spec, spec)
+    control = next((es for r, s, es in groups if r == regime and is_control_of(r, s, spec)), [])
+    comparison = None if is_control else compare_to_control(_metric(entries, "mAP50-95"), _metric(control, "mAP50-95"))
+    m5095, s5095 = _mean_std(list(_metric(entries, "mAP50-95").values()))
+    m50, s50 = _mean_std(list(_metric(entries, "mAP50").values()))
+    return {
+        "model": spec.name,
+        "regime": REGIME_LABELS[regime],
+        "design": None if spec.is_baseline else spec.design,
+        "epochs": entries[0]["recipe"].get("epochs"),
+        "k": spec.k,
+        "point": None if spec.is_baseline else spec.point,
+        "seeds": sorted(e["seed"] for e in entries),
+        "shipped": any(e.get("file") for e in entries),
+        "mAP50-95": m5095,
+        "mAP50-95_std": s5095,
+        "mAP50": m50,
+        "mAP50_std": s50,
+        "control": None if is_control else control_spec(regime, spec).name,
+        "delta_vs_control": comparison.mean if comparison else None,
+        "delta_std": comparison.std if comparison else None,
+        "delta_ci95": list(comparison.ci95) if comparison and comparison.ci95 else None,
+        "delta_p": comparison.p_value if comparison else None,
+        "pairs": comparison.n if comparison else None,
+        "significant": comparison.significant if comparison else None,
+        "verdict": comparison.verdict if comparison else "control",
+    }
+
+
+def verdict_rows(manifest: Manifest) -> list[dict[str, Any]]:
+    """One row per (training regime, architecture) from the manifest alone (nothing is built or timed): test
+    mAP (mean ± std over seeds) and the difference to the control of the same regime, paired by seed, with
+    its interval, p-value and verdict (``lska_demo.stats``). What the Zoo tab and ``plots.delta_figure`` show."""
+    groups = _groups(manifest)
+    return [_judged(regime, spec, entries, groups) for regime, spec, entries in groups]
+
+
+def results(
+    manifest: Manifest, imgsz: int | None = None, repeats: int = 7, folder: str | Path = WEIGHTS_DIR
+) -> dict[str, Any]:
+    """``verdict_rows`` with, per row, the gate effect, params, GFLOPs and latency vs the baseline measured now."""
+    from lska_demo.analysis.cost import forward_runner, measure_latency, model_cost
+
+    groups = _groups(manifest)
     if not groups:
         return {"rows": [], "machine": platform.machine()}
-    imgsz = imgsz or int(next(iter(groups.values()))[0]["recipe"]["imgsz"])
-    nc = next(iter(groups))[1].nc
-    baseline_model = build_model(VariantSpec(nc=nc))
+    imgsz = imgsz or int(groups[0][2][0]["recipe"]["imgsz"])
+    baseline_model = build_model(VariantSpec(nc=groups[0][1].nc))
     images = _example_images()
     measured: dict[VariantSpec, tuple[Any, dict[str, Any]]] = {}
     baseline_ms: list[float] = []
@@ -96,57 +153,22 @@ def results(
             measured[spec] = (model_cost(model, imgsz), latency)
         return measured[spec]
 
-    def metric(entries: list[dict[str, Any]], name: str) -> dict[int, float]:
-        return {e["seed"]: e["metrics"][name] for e in entries}
-
-    regimes = list(REGIME_LABELS)
-    order = sorted(
-        groups,
-        key=lambda g: (regimes.index(g[0]), not is_control_of(g[0], g[1], g[1]), g[1].point, g[1].k or 0),
-    )
     rows = []
-    for regime, spec in order:
-        entries = groups[(regime, spec)]
-        is_control = is_control_of(regime, spec, spec)
-        control = next((es for (r, s), es in groups.items() if r == regime and is_control_of(r, s, spec)), [])
+    for regime, spec, entries in groups:
         cost, latency = measure(spec) if not spec.is_baseline else (model_cost(baseline_model, imgsz), None)
-        comparison = (
-            None if is_control else compare_to_control(metric(entries, "mAP50-95"), metric(control, "mAP50-95"))
-        )
-        m5095, s5095 = _mean_std(list(metric(entries, "mAP50-95").values()))
-        m50, s50 = _mean_std(list(metric(entries, "mAP50").values()))
-        rows.append(
-            {
-                "model": spec.name,
-                "regime": REGIME_LABELS[regime],
-                "epochs": entries[0]["recipe"].get("epochs"),
-                "k": spec.k,
-                "point": None if spec.is_baseline else spec.point,
-                "seeds": sorted(e["seed"] for e in entries),
-                "mAP50-95": m5095,
-                "mAP50-95_std": s5095,
-                "mAP50": m50,
-                "mAP50_std": s50,
-                "delta_vs_control": comparison.mean if comparison else None,
-                "delta_std": comparison.std if comparison else None,
-                "delta_ci95": list(comparison.ci95) if comparison and comparison.ci95 else None,
-                "delta_p": comparison.p_value if comparison else None,
-                "pairs": comparison.n if comparison else None,
-                "significant": comparison.significant if comparison else None,
-                "verdict": comparison.verdict if comparison else "control",
-                "gate_effect": None if spec.is_baseline else _gate_effect(entries, folder, images, imgsz),
-                "params": cost.params,
-                "gflops": cost.gflops,
-                "latency_ms": latency["variant"]["median_ms"] if latency else None,
-                "latency_ratio": latency["ratio"] if latency else None,
-            }
-        )
+        row = _judged(regime, spec, entries, groups)
+        row["gate_effect"] = None if spec.is_baseline else _gate_effect(entries, folder, images, imgsz)
+        row["params"], row["gflops"] = cost.params, cost.gflops
+        row["latency_ms"] = latency["variant"]["median_ms"] if latency else None
+        row["latency_ratio"] = latency["ratio"] if latency else None
+        rows.append(row)
     for row in rows:  # the baseline's latency: the median of its medians, measured beside every variant
         if row["latency_ms"] is None and baseline_ms:
             row["latency_ms"], row["latency_ratio"] = statistics.median(baseline_ms), 1.0
     default_ids = {item.id for item in default_plan()}
     train_minutes = sum(e.get("train_seconds", 0.0) for e in manifest.models) / 60
     default_minutes = sum(e.get("train_seconds", 0.0) for e in manifest.models if e["id"] in default_ids) / 60
+    adapter_minutes = sum(e.get("train_seconds", 0.0) for e in manifest.models if regime_of(e) == "adapter") / 60
     return {
         "imgsz": imgsz,
         "rows": rows,
@@ -155,6 +177,7 @@ def results(
         "models": len(manifest.models),
         "train_minutes": train_minutes,
         "default_plan_minutes": default_minutes,
+        "adapter_minutes": adapter_minutes,
     }
 
 
@@ -187,7 +210,7 @@ def markdown(report: dict[str, Any]) -> str:
         "baseline trained from scratch, or for adapters the pointwise design at the same point), paired by seed: "
         "mean ± std of the per-seed differences and their 95 % t-interval. The verdict is a paired t-test at 0.05 "
         "from three seeds on; with one or two seeds it says only what was seen. "
-        "Gate effect: mean ‖x·attn − x‖ / ‖x‖ of the LSKA gates on the example images (0 = identity). "
+        "Gate effect: mean ‖x·attn − x‖ / ‖x‖ of the inserted gates on the example images (0 = identity). "
         "Params and GFLOPs (2 × MACs) at the same size; latency: median CPU forward (batch 1), interleaved "
         f"with the baseline, on {report['machine']}.",
         "",
@@ -207,19 +230,56 @@ def markdown(report: dict[str, Any]) -> str:
             f"{r['params']:,} | {r['gflops']:.3f} | {_opt(r['latency_ms'], '.1f')} "
             f"(×{_opt(r['latency_ratio'], '.2f')}) |"
         )
-    lska_rows = [r for r in report["rows"] if r["k"] is not None and r["delta_vs_control"] is not None]
-    tested = [r for r in lska_rows if r["significant"] is not None]
+    judged = [r for r in report["rows"] if r["delta_vs_control"] is not None]
+    tested = [r for r in judged if r["significant"] is not None]
     beyond = [r for r in tested if r["significant"]]
+    extended = report["train_minutes"] - report["default_plan_minutes"] - report.get("adapter_minutes", 0.0)
     lines += [
         "",
-        f"{len(tested)} of {len(lska_rows)} LSKA rows have the three seeds a paired test needs; {len(beyond)} of "
-        f"them differ significantly from their control"
+        f"{len(tested)} of {len(judged)} rows with a control have the three seeds a paired test needs; {len(beyond)} "
+        f"of them differ significantly from their control"
         f"{': ' + ', '.join(r['model'] + ' (' + r['verdict'] + ')' for r in beyond) if beyond else ''}. "
         f"{report['models']} trained models in the manifest; their training took {report['train_minutes']:.0f} min "
-        f"in all, {report['default_plan_minutes']:.0f} min of it for the default plan (`python -m lska_demo zoo`), "
-        "the rest for `--plan extended` (Ultralytics' trainer on this machine's CPU, evaluation not included).",
+        f"in all: {report['default_plan_minutes']:.0f} min for the default plan (`python -m lska_demo zoo`), "
+        f"{extended:.0f} min for `--plan extended` and {report.get('adapter_minutes', 0.0):.0f} min for "
+        "`--plan adapters` (Ultralytics' trainer on this machine's CPU, evaluation not included).",
+        *design_markdown(design_rows(report["rows"])),
     ]
     return "\n".join(lines)
+
+
+DESIGN_COMPARISON = (23, "sppf")  # where the zoo trains the paper's four designs (zoo.adapters_plan)
+
+
+def design_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The paper's comparison inside YOLOv8: the adapter rows at k=23 ``sppf`` of every design, with their
+    pointwise control first."""
+    k, point = DESIGN_COMPARISON
+    adapters = [r for r in rows if r["regime"] == REGIME_LABELS["adapter"] and r["point"] == point]
+    return [r for r in adapters if r["k"] == k or r["design"] == "pointwise"]
+
+
+def design_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The design rows side by side: mAP, Δ to the pointwise control and its verdict, params, GFLOPs, latency."""
+    if not rows:
+        return []
+    k, point = DESIGN_COMPARISON
+    lines = [
+        "",
+        f"**The paper's design comparison inside YOLOv8** (k={k} at `{point}`, adapters on the same frozen control; "
+        "Δ against the pointwise gate, paired by seed):",
+        "",
+        "| design | seeds | mAP50-95 | Δ vs pointwise | verdict | params | GFLOPs | latency ms (× baseline) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        delta = _opt(r["delta_vs_control"], "+.4f", "—")
+        lines.append(
+            f"| {GATE_LABELS[r['design']]} | {', '.join(map(str, r['seeds']))} | "
+            f"{_fmt(r['mAP50-95'], r['mAP50-95_std'])} | {delta} | {r['verdict']} | {r['params']:,} | "
+            f"{r['gflops']:.3f} | {_opt(r['latency_ms'], '.1f')} (×{_opt(r['latency_ratio'], '.2f')}) |"
+        )
+    return lines
 
 
 def replace_block(text: str, start: str, end: str, body: str) -> str:

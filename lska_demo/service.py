@@ -176,6 +176,15 @@ class CostResult:
 
 
 @dataclass
+class ZooVerdicts:
+    """The zoo's results judged from the manifest: one row per (regime, architecture) with its paired
+    comparison to the control of its regime (``report.verdict_rows``), and the Δ chart with intervals."""
+
+    rows: list[dict[str, Any]]
+    figure: np.ndarray
+
+
+@dataclass
 class TeachResult:
     """The Teach tab's views that depend on k alone."""
 
@@ -585,6 +594,14 @@ class DemoService:
         _report(progress, 0.1, f"exporting {spec.name} to ONNX and checking it against PyTorch")
         return onnx_export(spec, Path(self.options.weights_dir))
 
+    def zoo_verdicts(self) -> ZooVerdicts:
+        """Every variant's Δ mAP50-95 against the control of its regime, paired by seed, with its verdict."""
+        from lska_demo import plots
+        from lska_demo.report import verdict_rows
+
+        rows = verdict_rows(self.models.manifest())
+        return ZooVerdicts(rows, plots.delta_figure(rows))
+
     def zoo_table(self) -> list[dict[str, Any]]:
         """Every model in the manifest, with its architecture and held-out metrics."""
         return [_zoo_row(entry) for entry in self.models.manifest().models]
@@ -606,8 +623,8 @@ class DemoService:
             ("control", control, manifest.find(control, shipped=False, regime=regime)),
             ("variant", spec, variant),
         ):
-            found = _zoo_row(entry) if entry else {"model": wanted.name, "status": "not trained"}
-            rows.append({"role": role, "regime": regime, **found})
+            found = _zoo_row(entry) if entry else {"model": wanted.name, "regime": regime, "status": "not trained"}
+            rows.append({"role": role, **found})
         return rows
 
 
@@ -719,7 +736,8 @@ def _cost_summary(report: dict[str, Any], spec: VariantSpec) -> list[dict[str, A
     """The summary table of a cost comparison: one row per model, then their difference."""
     timing = report.get("latency")
     summary = []
-    for role, name in (("baseline", "YOLOv8n"), ("variant", f"YOLOv8n + LSKA k={spec.k} at {spec.point}")):
+    gate = "LSKA" if spec.design == "lska" else spec.design.replace("_", "-").upper()  # "LKA", "LSKA-TRIVIAL"
+    for role, name in (("baseline", "YOLOv8n"), ("variant", f"YOLOv8n + {gate} k={spec.k} at {spec.point}")):
         row = {"model": name, "params": report[role]["params"], "GFLOPs": round(report[role]["gflops"], 4)}
         if timing:
             row["latency median ms"] = round(timing[role]["median_ms"], 1)

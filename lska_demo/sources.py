@@ -253,7 +253,7 @@ class ModelSources:
 
     def _operator_variant(self, source: str, base: LoadedModel, spec: VariantSpec) -> LoadedModel:
         def load() -> LoadedModel:
-            variant_spec = spec_of(base.model, k=spec.k, point=spec.point, block=spec.block)
+            variant_spec = spec_of(base.model, k=spec.k, point=spec.point, block=spec.block, design=spec.design)
             if not base.trained:
                 status = (
                     f"Untrained: no {source} weights to graft onto, so {variant_spec.name} is randomly initialised. "
@@ -262,10 +262,11 @@ class ModelSources:
                 return LoadedModel(build_model(variant_spec), variant_spec.name, False, status, base.imgsz)
             model = graft(base.model, variant_spec)  # a new model: the cached baseline is only read
             status = (
-                f"Identity-initialised graft of {base.name}: LSKA k={spec.k} at '{spec.point}' starts as the identity, "
+                f"Identity-initialised graft of {base.name}: {DESIGN_CHOICES[spec.design]} k={spec.k} at "
+                f"'{spec.point}' starts as the identity, "
                 "so this model predicts exactly what the baseline predicts until it is fine-tuned "
                 f"(python -m lska_demo train --mode graft --base {base.name} --data your.yaml --k {spec.k} "
-                f"--point {spec.point})."
+                f"--point {spec.point} --design {spec.design})."
             )
             return LoadedModel(model.eval(), f"{variant_spec.name} (graft)", True, status, base.imgsz)
 

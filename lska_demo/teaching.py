@@ -97,5 +97,5 @@ model.train(data="your.yaml", epochs=100, imgsz=640, trainer=LSKADetectionTraine
 
 # 2) Or graft LSKA into a trained YOLOv8 (identity at start, so nothing is lost), then fine-tune:
 #    python -m lska_demo train --mode graft --base yolov8{spec.scale}.pt --data your.yaml \\
-#        --k {spec.k} --point {spec.point} --block {spec.block}
+#        --k {spec.k} --point {spec.point} --block {spec.block} --design {spec.design}
 """

@@ -22,7 +22,7 @@ from ultralytics.nn.modules import C2f
 from ultralytics.nn.modules.block import Bottleneck
 from ultralytics.nn.tasks import DetectionModel, yaml_model_load
 
-from lska_demo.kernels import BLOCKS, GATE_LABELS, GATES, LSKA, LSKABlock, build_block
+from lska_demo.kernels import BLOCKS, GATE_LABELS, GATES, LargeKernelGate, LSKABlock, build_block
 
 SCALES = ("n", "s", "m", "l", "x")
 
@@ -318,8 +318,9 @@ def graft(baseline: DetectionModel, spec: VariantSpec) -> DetectionModel:
 
 
 def lska_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Every LSKA gate in a model, by qualified name (VAN blocks contribute their inner gate)."""
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, LSKA)]
+    """Every inserted gate in a model, by qualified name, whatever its design (LSKA, LKA, the trivial
+    designs, the pointwise control); VAN blocks contribute their inner gate."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, LargeKernelGate)]
 
 
 def save_checkpoint(model: DetectionModel, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:

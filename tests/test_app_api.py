@@ -115,6 +115,25 @@ def test_teach_export_zoo_diagram(client: Client) -> None:
     assert "neck" in diagram and "<svg" in diagram and "end of backbone" in str(layer)  # a dropdown update: its choices
 
 
+def test_design_is_the_last_argument_of_every_variant_endpoint(client: Client) -> None:
+    yaml_text, snippet = client.predict(23, "sppf", "gate", "n", 4, "lka", api_name="/export")
+    assert "LKA, [c2, 23]]" in yaml_text and "LSKA" not in yaml_text and "--design lka" in snippet
+    pair, _, _ = client.predict(23, "sppf", "gate", "lka", api_name="/zoo")
+    assert [row[1] for row in pair["data"]] == ["yolov8n-s0", "yolov8n-lka23-sppf"]  # the fake zoo has no LKA
+    *_, var_md, _, _, _, raw = client.predict(
+        handle_file(str(EXAMPLE)), 23, "sppf", "gate", "zoo", 0.25, 0.7, "lka", api_name="/compare"
+    )
+    assert "yolov8n-lka23-sppf" in var_md and not raw["variant"]["trained"]
+    summary, _, gates, _ = client.predict(23, "sppf", "gate", 256, False, "zoo", "lka", api_name="/cost")
+    assert summary["data"][1][0] == "YOLOv8n + LKA k=23 at sppf" and gates["data"]
+    stages, *_ = client.predict(
+        handle_file(str(EXAMPLE)), 23, "sppf", "gate", "zoo", "eigen", "lka", api_name="/attention"
+    )
+    assert Path(stages).is_file()
+    with pytest.raises(AppError, match="LSKA only"):
+        client.predict(23, "sppf", "van", "n", 4, "lka", api_name="/export")
+
+
 def test_export_box_transfer_check_and_onnx_download(client: Client) -> None:
     check = client.predict(23, "neck", "gate", "n", 4, api_name="/transfer")
     assert "Detect: [15, 18, 21] → [17, 21, 25]" in check and "100.0 %" in check

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -152,7 +153,8 @@ def _gate_rows(model: nn.Module, profile: _Profile) -> list[dict[str, Any]]:
         dw_flops = sum(profile.flops.get(f"{name}.{n}", 0) for n in depthwise)
         pw_flops = profile.flops.get(f"{name}.conv1", 0)
         # FlopCounterMode counts 2 per multiply-add of a convolution and leaves the bias out.
-        analytic = 2 * h * w * channels * sum(lengths) + 2 * h * w * channels * channels
+        taps = sum(math.prod(getattr(gate, n).kernel_size) for n in depthwise)  # a 1-D kernel's length; LKA's k×k
+        analytic = 2 * h * w * channels * taps + 2 * h * w * channels * channels
         rows.append(
             {
                 "name": name,

@@ -12,7 +12,7 @@ from lska_demo.ui import attention, compare, cost, erf, teach, zoo
 from lska_demo.ui.cache_files import write_outputs_atomically
 from lska_demo.ui.common import Controls, domain_html, image_input, status_html
 from lska_demo.ui.fields import pass_values_through
-from lska_demo.vocabulary import BLOCK_LABELS, GLOSSARY, POINT_LABELS, choices
+from lska_demo.vocabulary import BLOCK_LABELS, DESIGN_LABELS, GLOSSARY, POINT_LABELS, choices
 
 # The tabs in page order; each module's ``build(service, controls)`` lays out and wires its own tab.
 TABS = (
@@ -80,7 +80,7 @@ def _step_image(service: DemoService) -> tuple[gr.Image, gr.HTML]:
 
 
 def _step_variant(service: DemoService) -> tuple[Any, ...]:
-    """Step 2: kernel size, insertion point, block and model source, with what each word means."""
+    """Step 2: kernel size, insertion point, block, gate design and model source, with what each word means."""
     gr.Markdown("### 2 · Pick k and where LSKA goes", elem_classes="step")
     k = gr.Radio(
         list(KERNEL_SIZES),
@@ -97,13 +97,19 @@ def _step_variant(service: DemoService) -> tuple[Any, ...]:
     block = gr.Radio(
         choices(BLOCK_LABELS), value="gate", label="Block kind", info="gate: features × LSKA's map; VAN: with shortcut"
     )
+    design = gr.Dropdown(
+        choices(DESIGN_LABELS),
+        value="lska",
+        label="Gate design",
+        info="the paper's four designs; the zoo trains LKA and the trivial ones at k=23 SPPF only",
+    )
     source = gr.Dropdown(
         service.source_choices(),
         value=ZOO,
         label="Models",
         info="zoo: trained here on 4 synthetic shapes; yolov8n.pt: Ultralytics' 80 everyday objects",
     )
-    return k, point, block, source
+    return k, point, block, design, source
 
 
 def _step_run(service: DemoService) -> tuple[gr.Button, gr.HTML, gr.Slider, gr.Slider]:
@@ -126,28 +132,28 @@ def _controls(service: DemoService, page: gr.Blocks) -> tuple[Controls, gr.HTML,
         with gr.Column(scale=1, min_width=300):
             image, domain = _step_image(service)
         with gr.Column(scale=1, min_width=300):
-            k, point, block, source = _step_variant(service)
+            k, point, block, design, source = _step_variant(service)
         with gr.Column(scale=1, min_width=300):
             button, status, conf, iou = _step_run(service)
     with gr.Accordion("Where LSKA goes: YOLOv8 with the chosen insertion point", open=True):
         diagram = gr.HTML(service.diagram("sppf"), elem_id="diagram")
-    return Controls(k, point, block, source, image, conf, iou, diagram, page, button), status, domain
+    return Controls(k, point, block, source, image, conf, iou, diagram, page, button, design), status, domain
 
 
 def _wire_status(service: DemoService, controls: Controls, status: gr.HTML) -> None:
     """Trained or not, for both sides, as soon as the choice changes (the manifest only: no model loads)."""
 
-    def show(k: int, point: str, block: str, source: str) -> str:
+    def show(k: int, point: str, block: str, source: str, design: str) -> str:
         try:
-            return status_html(service.status(k, point, block, source))
+            return status_html(service.status(k, point, block, source, design))
         except ValueError as err:
             return html_error(str(err))
 
     c = controls
     gr.on(
-        [c.page.load, *(x.change for x in (*c.variant, c.source))],
+        [c.page.load, *(x.change for x in (*c.variant, c.source, c.design))],
         show,
-        [*c.variant, c.source],
+        [*c.variant, c.source, c.design],
         [status],
         api_visibility="private",
         queue=False,

@@ -39,9 +39,16 @@ def show_captions(words: dict[str, str] | None) -> tuple[Any, ...]:
 def build(service: DemoService, controls: Controls) -> None:
     @friendly
     def run_attention(
-        image: Any, k: int, point: str, block: str, source: str, method: str, progress: gr.Progress = PROGRESS
+        image: Any,
+        k: int,
+        point: str,
+        block: str,
+        source: str,
+        method: str,
+        design: str = "lska",
+        progress: gr.Progress = PROGRESS,
     ) -> tuple[Any, ...]:
-        result = service.attention(image, k, point, block, source, method, reporter(progress))
+        result = service.attention(image, k, point, block, source, method, reporter(progress), design=design)
         note = "\n\n".join(part for part in result.note.split("\n\n") if part != result.warning)
         return result.stages, result.baseline_cam, result.variant_cam, note, captions(result)
 
@@ -65,7 +72,7 @@ def build(service: DemoService, controls: Controls) -> None:
     stale_on(controls.choice, [stages, base_cam, var_cam], note, "Show attention")
     button.click(
         guarded("attention", run_attention),
-        [controls.image, *controls.variant, controls.source, method],
+        [controls.image, *controls.variant, controls.source, method, controls.design],
         [stages, base_cam, var_cam, note, words],
         api_name="attention",
         **click_kwargs("attention"),

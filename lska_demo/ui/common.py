@@ -40,16 +40,17 @@ class Controls:
     diagram: gr.HTML
     page: gr.Blocks
     compare_button: gr.Button  # the page's primary button (step 3 of "start here"), wired by the Compare tab
+    design: gr.Dropdown  # the gate design: every endpoint that takes the variant takes it as its LAST input
 
     @property
     def variant(self) -> list[Any]:
-        """k, point and block: the inputs that name an LSKA variant, in the API's order."""
+        """k, point and block: the inputs that name an LSKA variant, in the API's order (``design`` goes last)."""
         return [self.k, self.point, self.block]
 
     @property
     def choice(self) -> list[Any]:
-        """Everything a result depends on: the variant, the model source and the image."""
-        return [*self.variant, self.source, self.image]
+        """Everything a result depends on: the variant, the model source, the image and the gate design."""
+        return [*self.variant, self.source, self.image, self.design]
 
 
 def stale_on(triggers: Sequence[Any], results: Sequence[Any], note: Any, action: str) -> None:

@@ -50,17 +50,17 @@ def _side(label: str, role: str, panel_id: str, image_id: str) -> tuple[Any, ...
 def _wire_banner(service: DemoService, controls: Controls, banner: gr.HTML) -> None:
     """The mixed-training warning above the results, following the choice before any button is pressed."""
 
-    def show(k: int, point: str, block: str, source: str) -> str:
+    def show(k: int, point: str, block: str, source: str, design: str) -> str:
         try:
-            return banner_html(service.status(k, point, block, source))
+            return banner_html(service.status(k, point, block, source, design))
         except ValueError:  # an invalid choice is reported by the status box and by Compare itself
             return ""
 
     c = controls
     gr.on(
-        [c.page.load, *(x.change for x in (*c.variant, c.source))],
+        [c.page.load, *(x.change for x in (*c.variant, c.source, c.design))],
         show,
-        [*c.variant, c.source],
+        [*c.variant, c.source, c.design],
         [banner],
         api_visibility="private",
         queue=False,
@@ -78,9 +78,12 @@ def build(service: DemoService, controls: Controls) -> None:
         source: str,
         conf: float,
         iou: float,
+        design: str = "lska",
         progress: gr.Progress = PROGRESS,
     ) -> tuple[Any, ...]:
-        result: CompareResult = service.compare(image, k, point, block, source, conf, iou, reporter(progress))
+        result: CompareResult = service.compare(
+            image, k, point, block, source, conf, iou, reporter(progress), design=design
+        )
         b, v = result.baseline, result.variant
         return (
             b.image,
@@ -94,8 +97,9 @@ def build(service: DemoService, controls: Controls) -> None:
         )
 
     @friendly
-    def brief_cost(k: int, point: str, block: str, source: str) -> Any:
-        result = service.cost(k, point, block, None, False, source=source)  # the size and classes they run at
+    def brief_cost(k: int, point: str, block: str, source: str, design: str) -> Any:
+        # the size and classes they run at
+        result = service.cost(k, point, block, None, False, source=source, design=design)
         return gr.Dataframe(value=table(result.summary), label=f"Cost {result.label}")
 
     banner = gr.HTML(elem_id="compare-banner")
@@ -121,14 +125,14 @@ def build(service: DemoService, controls: Controls) -> None:
     )
     c.compare_button.click(
         guarded("compare", run_compare),
-        [c.image, *c.variant, c.source, c.conf, c.iou],
+        [c.image, *c.variant, c.source, c.conf, c.iou, c.design],
         [base_img, var_img, base_md, var_md, base_tab, var_tab, note, raw],
         api_name="compare",
         scroll_to_output=True,
         **click_kwargs("compare"),
     ).success(
         guarded("cost", brief_cost),
-        [*c.variant, c.source],
+        [*c.variant, c.source, c.design],
         [cost_brief],
         api_visibility="private",
         **click_kwargs("cost"),

@@ -31,10 +31,11 @@ def build(service: DemoService, controls: Controls) -> None:
         imgsz: int,
         latency: bool,
         source: str | None = None,
+        design: str = "lska",
         progress: gr.Progress = PROGRESS,
     ) -> tuple[Any, ...]:
         chosen = source or service.sources[0]
-        result = service.cost(k, point, block, imgsz, latency, reporter(progress), source=chosen)
+        result = service.cost(k, point, block, imgsz, latency, reporter(progress), source=chosen, design=design)
         return table(result.summary), table(result.layers), table(result.lska), result.note, result.label
 
     gr.Markdown(
@@ -51,11 +52,11 @@ def build(service: DemoService, controls: Controls) -> None:
     with gr.Accordion("Per-layer cost of the variant beside the baseline (Δ = change)", open=False):
         layers = gr.Dataframe(label="Per-layer cost", max_height=360, elem_id="cost-layers", wrap=True)
 
-    stale_on(controls.variant, [summary, layers, lska], note, "Count")
+    stale_on([*controls.variant, controls.design], [summary, layers, lska], note, "Count")
     label = gr.State("")  # what the numbers are of: kept out of the API's outputs, shown as the table's label
     button.click(
         guarded("cost", run_cost, heavy_if=measures_latency),
-        [*controls.variant, imgsz, latency, controls.source],
+        [*controls.variant, imgsz, latency, controls.source, controls.design],
         [summary, layers, lska, note, label],
         api_name="cost",
         **click_kwargs("cost"),

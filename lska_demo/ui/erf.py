@@ -28,15 +28,18 @@ def build(service: DemoService, controls: Controls) -> None:
         n: int,
         layer: str,
         upload: Any = None,
+        design: str = "lska",
         progress: gr.Progress = PROGRESS,
     ) -> tuple[Any, ...]:
-        result = service.erf(files or None, k, point, block, source, n, layer, reporter(progress), upload=upload)
+        result = service.erf(
+            files or None, k, point, block, source, n, layer, reporter(progress), upload=upload, design=design
+        )
         shown = "\n\n".join(part for part in result.note.split("\n\n") if part != result.warning)
         return result.figure, table(result.table), shown, result.warning
 
     @friendly
-    def on_point(k: int, point: str, block: str) -> tuple[str, Any]:
-        names = service.layer_names(k, point, block)
+    def on_point(k: int, point: str, block: str, design: str = "lska") -> tuple[str, Any]:
+        names = service.layer_names(k, point, block, design)
         return service.diagram(point), gr.Dropdown(choices=names, value=names[0])
 
     gr.Markdown(EXPLANATION)
@@ -61,7 +64,7 @@ def build(service: DemoService, controls: Controls) -> None:
     # along on the same event (one API call, "diagram", answers both).
     controls.point.change(
         guarded("diagram", on_point),
-        controls.variant,
+        [*controls.variant, controls.design],
         [controls.diagram, layer],
         api_name="diagram",
         **click_kwargs("diagram"),
@@ -69,7 +72,7 @@ def build(service: DemoService, controls: Controls) -> None:
     stale_on(controls.choice, [figure, ratios], note, "Compute receptive fields")
     button.click(
         guarded("erf", run_erf),
-        [files, *controls.variant, controls.source, n, layer, controls.image],
+        [files, *controls.variant, controls.source, n, layer, controls.image, controls.design],
         [figure, ratios, note, warning_text],
         api_name="erf",
         **click_kwargs("erf"),

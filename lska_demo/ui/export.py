@@ -15,16 +15,18 @@ def build(service: DemoService, controls: Controls) -> None:
     download of the variant (``onnx``, heavy: Ultralytics' exporter and a parity run in ONNX Runtime)."""
 
     @friendly
-    def run_export(k: int, point: str, block: str, scale: str, nc: int) -> tuple[str, str]:
-        return service.export(k, point, block, scale, nc)
+    def run_export(k: int, point: str, block: str, scale: str, nc: int, design: str = "lska") -> tuple[str, str]:
+        return service.export(k, point, block, scale, nc, design)
 
     @friendly
-    def run_transfer(k: int, point: str, block: str, scale: str, nc: int) -> str:
-        return service.transfer_check(k, point, block, scale, nc)
+    def run_transfer(k: int, point: str, block: str, scale: str, nc: int, design: str = "lska") -> str:
+        return service.transfer_check(k, point, block, scale, nc, design)
 
     @friendly
-    def run_onnx(k: int, point: str, block: str, progress: gr.Progress = PROGRESS) -> tuple[str, str]:
-        result = service.export_onnx(k, point, block, reporter(progress))
+    def run_onnx(
+        k: int, point: str, block: str, design: str = "lska", progress: gr.Progress = PROGRESS
+    ) -> tuple[str, str]:
+        result = service.export_onnx(k, point, block, reporter(progress), design=design)
         return str(result.path), result.note()
 
     gr.Markdown("### Use it: the model YAML, how to train it, and ONNX")
@@ -40,10 +42,14 @@ def build(service: DemoService, controls: Controls) -> None:
     with gr.Row():
         onnx_file = gr.File(label="ONNX model (zoo weights of this variant when trained)", interactive=False)
         onnx_note = gr.Markdown(elem_classes="status-box")
-    inputs = [*controls.variant, scale, nc]
+    inputs = [*controls.variant, scale, nc, controls.design]
     button.click(
         guarded("export", run_export), inputs, [yaml_box, snippet_box], api_name="export", **click_kwargs("export")
     ).then(guarded("transfer", run_transfer), inputs, [transfer_box], api_name="transfer", **click_kwargs("transfer"))
     onnx_button.click(
-        guarded("onnx", run_onnx), controls.variant, [onnx_file, onnx_note], api_name="onnx", **click_kwargs("onnx")
+        guarded("onnx", run_onnx),
+        [*controls.variant, controls.design],
+        [onnx_file, onnx_note],
+        api_name="onnx",
+        **click_kwargs("onnx"),
     )

@@ -76,7 +76,7 @@ def onnx_export(spec: VariantSpec, weights_dir: Path, out_root: Path | None = No
     from lska_demo.export_onnx import export_and_check, resolve_model
     from lska_demo.zoo import Manifest
 
-    entry = Manifest.load(weights_dir).find(spec, seed=0)
+    entry = Manifest.load(weights_dir).trained(spec, seed=0)  # the entry resolve_model loads
     key = (spec, str(weights_dir), entry["sha256"] if entry else None)
     with _ONNX_LOCK:
         if key in _ONNX_DONE and _ONNX_DONE[key].path.is_file():

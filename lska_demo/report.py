@@ -102,6 +102,7 @@ def _judged(regime: str, spec: VariantSpec, entries: list[dict[str, Any]], group
         "regime": REGIME_LABELS[regime],
         "design": None if spec.is_baseline else spec.design,
         "epochs": entries[0]["recipe"].get("epochs"),
+        "fraction": entries[0]["recipe"].get("fraction", 1.0),  # the share of the training split each epoch saw
         "k": spec.k,
         "point": None if spec.is_baseline else spec.point,
         "seeds": sorted(e["seed"] for e in entries),
@@ -197,6 +198,11 @@ def _opt(value: float | None, spec: str, empty: str = "") -> str:
     return empty if value is None else format(value, spec)
 
 
+def _epochs(row: dict[str, Any]) -> str:
+    fraction = row.get("fraction", 1.0)
+    return f"{row['epochs']} ep" + ("" if fraction == 1.0 else f" on {fraction:.0%} of the training split")
+
+
 def _interval(ci: list[float] | None) -> str:
     return "" if ci is None else f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
 
@@ -223,7 +229,7 @@ def markdown(report: dict[str, Any]) -> str:
         if r["delta_std"] is not None:
             delta += f" ± {r['delta_std']:.4f}"
         lines.append(
-            f"| {r['model']} | {r['regime']}, {r['epochs']} ep | {', '.join(map(str, r['seeds']))} | "
+            f"| {r['model']} | {r['regime']}, {_epochs(r)} | {', '.join(map(str, r['seeds']))} | "
             f"{_fmt(r['mAP50-95'], r['mAP50-95_std'])} | {_fmt(r['mAP50'], r['mAP50_std'])} | {delta} | "
             f"{_interval(r['delta_ci95'])} | "
             f"{r['verdict']} | {_opt(r['gate_effect'], '.3f', '—' if r['k'] is None else 'not shipped')} | "

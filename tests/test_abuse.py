@@ -261,10 +261,10 @@ def test_hostile_images_are_refused_clearly_within_bounded_memory(app: App, tmp_
 def test_a_16_mb_parameter_gets_a_short_reply_and_a_short_log(app: App) -> None:
     """Row 7: a 16 MB string came back as a 16 MB error and a 16 MB log line."""
     log_before = app.log.stat().st_size
-    body = json.dumps({"data": [23, "sppf", "gate", "n", "x" * 16 * 2**20]}).encode()
+    body = json.dumps({"data": [23, "sppf", "gate", "n", "x" * 16 * 2**20, "lska"]}).encode()
     status, text = _call_raw(app, "export", body)
     assert status == 413 and len(text) < 300, (status, text[:300])
-    body = json.dumps({"data": [23, "sppf", "gate", "n", "x" * 2**20]}).encode()  # 1 MB: under the body cap
+    body = json.dumps({"data": [23, "sppf", "gate", "n", "x" * 2**20, "lska"]}).encode()  # 1 MB: under the body cap
     status, text = _call_raw(app, "export", body)
     assert "number of classes must be a whole number" in text and len(text) < 400, text[:400]
     assert app.log.stat().st_size - log_before < 10_000
@@ -311,7 +311,7 @@ def test_bad_typed_parameters_get_the_apps_message(
 
 def test_nan_is_refused(app: App) -> None:
     """Row 9: a raw ``nc=NaN`` (JSON clients can send it) gave ``error: null``."""
-    status, text = _call_raw(app, "export", b'{"data": [23, "sppf", "gate", "n", NaN]}')
+    status, text = _call_raw(app, "export", b'{"data": [23, "sppf", "gate", "n", NaN, "lska"]}')
     assert "number of classes must be a whole number" in text, (status, text[:300])
 
 

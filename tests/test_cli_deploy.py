@@ -80,13 +80,14 @@ def test_export_takes_the_zoo_weights_a_zoo_id_or_the_untrained_architecture(
     out = ["--out", str(tmp_path)]
     assert main(["export", "--k", "23", "--point", "sppf", *out]) == 0  # the zoo's weights (its 4 classes)
     assert main(["export", "--weights", ZOO_LSKA, "--imgsz", "320", *out]) == 0
-    assert main(["export", "--k", "11", "--point", "head", *out]) == 2  # not in the zoo, and not asked for untrained
+    off_grid = ["--k", "11", "--point", "head", "--design", "lka"]  # the zoo trains LKA at k=23 sppf only
+    assert main(["export", *off_grid, *out]) == 2  # not in the zoo, and not asked for untrained
     assert "no trained weights" in capsys.readouterr().err
-    assert main(["export", "--k", "11", "--point", "head", "--untrained", *out]) == 0
+    assert main(["export", *off_grid, "--untrained", *out]) == 0
     zoo, by_id, untrained = calls
     assert (zoo["name"], zoo["imgsz"], by_id["name"], by_id["imgsz"]) == ("yolov8n-lska23-sppf", 256, ZOO_LSKA, 320)
     assert int(zoo["model"].yaml["nc"]) == NC and len(lska_layers(by_id["model"])) == 1
-    assert untrained["name"] == "yolov8n-lska11-head" and untrained["imgsz"] == 640
+    assert untrained["name"] == "yolov8n-lka11-head" and untrained["imgsz"] == 640
     assert "max abs difference 1.00e-05, within the tolerance" in capsys.readouterr().out
 
 

@@ -49,8 +49,10 @@ class Controls:
 
     @property
     def choice(self) -> list[Any]:
-        """Everything a result depends on: the variant, the model source, the image and the gate design."""
-        return [*self.variant, self.source, self.image, self.design]
+        """What clears a shown result when it changes: the variant, the model source and the image. Not the
+        design: with its dropdown among these triggers, a result was cleared right after it was shown (browser
+        test of the untrained pair, about one run in three), so a design change only updates the status lines."""
+        return [*self.variant, self.source, self.image]
 
 
 def stale_on(triggers: Sequence[Any], results: Sequence[Any], note: Any, action: str) -> None:

@@ -67,7 +67,7 @@ def build(service: DemoService, controls: Controls) -> None:
         return verdict_table(verdicts.rows), verdicts.figure
 
     gr.Markdown(REGIMES)
-    button = gr.Button("Refresh from the manifest")
+    button = gr.Button("Refresh from the manifest, with the verdicts and their chart")
     pair = gr.Dataframe(label="The two models being compared: the chosen variant and the control of its regime")
     note = gr.Markdown()
     verdicts = gr.Dataframe(label="Verdicts: Δ to the control of the same regime, paired by seed", max_height=420)
@@ -76,10 +76,10 @@ def build(service: DemoService, controls: Controls) -> None:
         every = gr.Dataframe(label="Every model in weights/manifest.json", max_height=420)
 
     inputs = [*controls.variant, controls.design]
+    # The verdicts wait for the button: their statistics import SciPy, seconds of CPU no page load should pay.
     button.click(guarded("zoo", run_zoo), inputs, [pair, every, note], api_name="zoo", **click_kwargs("zoo")).then(
         run_verdicts, None, [verdicts, chart], api_visibility="private", **click_kwargs("zoo")
     )
     controls.page.load(run_zoo, inputs, [pair, every, note], api_visibility="private")
-    controls.page.load(run_verdicts, None, [verdicts, chart], api_visibility="private")
     # The pair follows the choice at once (the manifest is cheap to read), so it is never stale.
     gr.on([x.change for x in inputs], run_zoo, inputs, [pair, every, note], api_visibility="private")

@@ -49,10 +49,8 @@ class Controls:
 
     @property
     def choice(self) -> list[Any]:
-        """What clears a shown result when it changes: the variant, the model source and the image. Not the
-        design: with its dropdown among these triggers, a result was cleared right after it was shown (browser
-        test of the untrained pair, about one run in three), so a design change only updates the status lines."""
-        return [*self.variant, self.source, self.image]
+        """What a shown result depends on: the variant, its gate design, the model source and the image."""
+        return [*self.variant, self.design, self.source, self.image]
 
 
 def stale_on(triggers: Sequence[Any], results: Sequence[Any], note: Any, action: str) -> None:
@@ -71,12 +69,24 @@ def stale_on(triggers: Sequence[Any], results: Sequence[Any], note: Any, action:
     """
     message = f"⟳ *The settings or the image changed, so the results shown before were cleared: press **{action}**.*"
     initial = json.dumps([getattr(result, "value", None) for result in results], default=str)
+    # A control can report the same value twice (an upload reports its file again once it reaches the server,
+    # late under load); clearing then would wipe a result computed since. So the browser remembers, per tab, the
+    # settings it last saw, and clears only when they really differ (an image counts by its name and size).
+    js = f"""(note, ...rest) => {{
+        const results = rest.slice(0, {len(results)});
+        const values = rest.slice({len(results)}).map(v => v && typeof v === "object" ? [v.orig_name, v.size] : v);
+        const key = JSON.stringify(values);
+        const seen = (window.lskaStaleSeen = window.lskaStaleSeen || {{}});
+        if (seen[{json.dumps(action)}] === key) return [...results, note];
+        seen[{json.dumps(action)}] = key;
+        return [...{initial}, note ? {json.dumps(message)} : ""];
+    }}"""
     gr.on(
         [trigger.change for trigger in triggers],
         None,
-        [note],
+        [note, *results, *triggers],
         [*results, note],
-        js=f"(current) => [...{initial}, current ? {json.dumps(message)} : '']",
+        js=js,
         api_visibility="private",
         queue=False,
         show_progress="hidden",

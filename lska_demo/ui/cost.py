@@ -52,7 +52,7 @@ def build(service: DemoService, controls: Controls) -> None:
     with gr.Accordion("Per-layer cost of the variant beside the baseline (Δ = change)", open=False):
         layers = gr.Dataframe(label="Per-layer cost", max_height=360, elem_id="cost-layers", wrap=True)
 
-    stale_on(controls.variant, [summary, layers, lska], note, "Count")
+    stale_on([*controls.variant, controls.design, controls.source], [summary, layers, lska], note, "Count")
     label = gr.State("")  # what the numbers are of: kept out of the API's outputs, shown as the table's label
     button.click(
         guarded("cost", run_cost, heavy_if=measures_latency),

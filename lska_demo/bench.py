@@ -411,15 +411,21 @@ def _rss_mb(pid: int, field: str = "VmRSS:") -> float:
     raise RuntimeError(f"no {field} in /proc/{pid}/status")
 
 
-def _shipped_variants() -> list[tuple[int | None, str]]:
-    """(k, point) of every shipped model of the zoo (k None: the control), as /compare's arguments choose them."""
+def _shipped_choices() -> list[tuple[int, str, str]]:
+    """The page's (k, point, design) choices that load shipped models of the zoo, one per distinct choice.
+
+    Controls (the baseline, the pointwise gates) are not choices of their own: they load as the baseline side of
+    the variants they control.
+    """
     from lska_demo.zoo import Manifest
 
-    found = []
+    found: dict[tuple[int, str, str], None] = {}
     for entry in Manifest.load().models:
-        if entry.get("file") and entry.get("mode") != "scratch" and entry.get("seed") == 0:
-            found.append((entry["spec"].get("k"), entry["spec"].get("point", "sppf")))
-    return found or [(23, "sppf")]
+        spec = entry["spec"]
+        design = spec.get("design", "lska")
+        if entry.get("file") and spec.get("k") and design != "pointwise" and entry.get("seed") == 0:
+            found[(spec["k"], spec.get("point", "sppf"), design)] = None
+    return list(found) or [(23, "sppf", "lska")]
 
 
 def _load_users(url: str, image: str, users: int, requests: int) -> None:
@@ -428,13 +434,13 @@ def _load_users(url: str, image: str, users: int, requests: int) -> None:
 
     from gradio_client import Client, handle_file
 
-    variants = [(k or 23, point) for k, point in _shipped_variants()]
+    choices = _shipped_choices()
 
     def visitor(user: int) -> None:
         client = Client(url, verbose=False, headers={"X-Forwarded-For": f"10.1.0.{user}"})
         for request in range(requests):
-            k, point = variants[(user * requests + request) % len(variants)]
-            client.predict(handle_file(image), k, point, "gate", "zoo", 0.25, 0.7, api_name="/compare")
+            k, point, design = choices[(user * requests + request) % len(choices)]
+            client.predict(handle_file(image), k, point, "gate", "zoo", 0.25, 0.7, design, api_name="/compare")
 
     with ThreadPoolExecutor(max_workers=users) as pool:
         list(pool.map(visitor, range(users)))
@@ -479,7 +485,7 @@ def bench_load(users: int = 16, requests: int = 5, flood: int = 20, compares: in
         flood_times = _compare_under_flood(url, image, flood, compares)
     finally:
         stop_app(server)
-    load = f"{users} users x {requests} compares across {len(_shipped_variants())} shipped models"
+    load = f"{users} users x {requests} compares across {len(_shipped_choices())} trained choices (every shipped model)"
     p95 = float(np.percentile(flood_times, 95))
     return [
         Check("peak RSS under load", peak / 1024, "GB", 3.0, f"{load}; {before / 1024:.2f} GB before"),

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from pytorch_grad_cam.base_cam import BaseCAM
 from torch import nn
 
+from lska_demo.analysis.exclusive import gradient_pass
 from lska_demo.images import letterbox
 from lska_demo.kernels import LargeKernelGate
 from lska_demo.vocabulary import CAM_METHODS
@@ -299,7 +300,7 @@ def _detection_grad_cam(
     or 16 has no gradient there, and a Grad-CAM of that one layer was exactly zero for most benchmark objects.
     """
     imgsz = x.shape[-1]
-    with torch.enable_grad():
+    with gradient_pass(), torch.enable_grad():
         prediction, levels, chosen = _forward_capturing(model, x.clone().requires_grad_(True), layer)
         boxes = _detections(prediction, [m.shape[2] * m.shape[3] for m in levels], conf)
         detect_inputs = model.model[-1].f

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from lska_demo.analysis.exclusive import flop_counting
 from lska_demo.kernels import DESIGNS, PAPER_KERNEL_SIZES, LargeKernelGate, build_design
 
 GIGA = 1e9
@@ -77,7 +78,7 @@ def _count(model: nn.Module, x: torch.Tensor) -> _Profile:
     ]
     counter = FlopCounterMode(display=False)
     try:
-        with torch.no_grad(), counter:
+        with flop_counting(), torch.no_grad(), counter:  # never beside a gradient pass (analysis.exclusive)
             model(x)
     finally:
         for handle in handles:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lska_demo.analysis.exclusive import gradient_pass
 from lska_demo.images import letterbox
 from lska_demo.kernels import LargeKernelGate, build_design
 from lska_demo.yolo import VariantSpec, variant_yaml
@@ -94,7 +95,7 @@ def module_erf(
         x = torch.rand(1, dim, size, size)
     x.requires_grad_(True)
     forward = module.attention if isinstance(module, LargeKernelGate) else module
-    with torch.enable_grad():
+    with gradient_pass(), torch.enable_grad():
         (grad,) = torch.autograd.grad(_centre_score(forward(x)), x)
     return _erf(_contribution(grad), images=1)
 
@@ -159,7 +160,7 @@ def model_erf(
     total: np.ndarray | None = None
     tensors = [letterbox(image, imgsz)[0] for image in images]
     model = _inference_copy(model)
-    with torch.enable_grad():
+    with gradient_pass(), torch.enable_grad():
         for start in range(0, len(tensors), batch):
             # channels-last lets oneDNN pick faster conv kernels on CPU (same fp32 maths, ~1.3x here)
             x = torch.cat(tensors[start : start + batch]).contiguous(memory_format=torch.channels_last)

@@ -7,6 +7,7 @@ Models are built or loaded on first use, so the page is served within seconds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -115,19 +116,20 @@ def main(argv: list[str] | None = None) -> None:
     threading.Thread(target=warm_up, name="flop-counter-warm-up", daemon=True).start()  # off the start-up path
     demo.queue(**queue_kwargs())  # heavy and light pools, a bounded queue (lska_demo.fairness)
     try:
-        serve(  # behind lska_demo.guard: refused dev routes, capped bodies and uploads, per-client limits
-            demo,
-            args.host,
-            args.port,
-            GuardSettings(storage_cap_bytes=int(args.upload_storage_mb * 2**20)),
-            allowed_paths=[str(ASSETS_DIR)],  # example images only; uploads and outputs live in the temp folder
-            blocked_paths=[str(WEIGHTS_DIR), str(CACHE_DIR / "zoo"), str(CACHE_DIR / "ultralytics")],
-            show_error=False,  # gr.Error messages are always shown; other exceptions stay in the server log
-            css=CSS,
-            theme=THEME,
-            footer_links=[],
-            max_file_size=MAX_FILE_BYTES,  # refused at upload, before anything reads the file
-        )
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C, or SIGTERM re-raised by uvicorn: a normal stop
+            serve(  # behind lska_demo.guard: refused dev routes, capped bodies and uploads, per-client limits
+                demo,
+                args.host,
+                args.port,
+                GuardSettings(storage_cap_bytes=int(args.upload_storage_mb * 2**20)),
+                allowed_paths=[str(ASSETS_DIR)],  # example images only; uploads and outputs live in the temp folder
+                blocked_paths=[str(WEIGHTS_DIR), str(CACHE_DIR / "zoo"), str(CACHE_DIR / "ultralytics")],
+                show_error=False,  # gr.Error messages are always shown; other exceptions stay in the server log
+                css=CSS,
+                theme=THEME,
+                footer_links=[],
+                max_file_size=MAX_FILE_BYTES,  # refused at upload, before anything reads the file
+            )
     finally:
         shutil.rmtree(temp, ignore_errors=True)
 

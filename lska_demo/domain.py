@@ -10,6 +10,9 @@ model: ``python -m lska_demo.domain_eval`` measures how often this judgement is 
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -83,6 +86,10 @@ CHECKS: tuple[_Check, ...] = (
 )
 
 
+REMEMBERED = 64
+"""Images whose note is kept (a few tens of bytes each)."""
+
+
 def _block_std(channel: np.ndarray) -> np.ndarray:
     h, w = (channel.shape[0] // BLOCK) * BLOCK, (channel.shape[1] // BLOCK) * BLOCK
     return channel[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).std(axis=(1, 3)).ravel()
@@ -111,8 +118,7 @@ def image_statistics(image: np.ndarray) -> ImageStatistics:
     )
 
 
-def domain_note(image: np.ndarray) -> DomainNote:
-    """Whether ``image`` (RGB uint8, H x W x 3, as ``images.load_image`` returns) looks like a benchmark image."""
+def _judge(image: np.ndarray) -> DomainNote:
     if min(image.shape[:2]) < MIN_SIDE:
         reason = f"The image is smaller than {MIN_SIDE} pixels on a side, too small to tell what it shows."
         return DomainNote(False, reason, PHOTO_ADVICE, None)
@@ -122,3 +128,26 @@ def domain_note(image: np.ndarray) -> DomainNote:
         reason = f"This does not look like a benchmark image: {'; '.join(failures)}."
         return DomainNote(False, reason, PHOTO_ADVICE, stats)
     return DomainNote(True, "This looks like a benchmark image: the shapes the zoo was trained on.", "", stats)
+
+
+_recent: OrderedDict[bytes, DomainNote] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
+def domain_note(image: np.ndarray) -> DomainNote:
+    """Whether ``image`` (RGB uint8, H x W x 3, as ``images.load_image`` returns) looks like a benchmark image.
+
+    The answer for the last ``REMEMBERED`` images is kept by content hash: a visitor compares one picture under
+    many settings, and the statistics cost more than a forward pass of the zoo's models (hashing costs ~1 ms).
+    """
+    key = hashlib.blake2b(image.tobytes(), digest_size=16, person=str(image.shape).encode()[:16]).digest()
+    with _recent_lock:
+        if key in _recent:
+            _recent.move_to_end(key)
+            return _recent[key]
+    note = _judge(image)
+    with _recent_lock:
+        _recent[key] = note
+        while len(_recent) > REMEMBERED:
+            _recent.popitem(last=False)
+    return note

@@ -59,3 +59,23 @@ def test_a_tiny_image_is_not_judged() -> None:
 def test_a_flat_grey_square_is_not_a_benchmark_image() -> None:
     note = domain_note(np.full((256, 256, 3), 128, np.uint8))
     assert not note.is_benchmark and note.statistics is not None and note.statistics.brightness_grain == 0
+
+
+def test_the_same_picture_is_judged_once_and_a_changed_one_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lska_demo import domain
+
+    calls: list[tuple[int, ...]] = []
+    measure = domain.image_statistics
+
+    def counted(image: np.ndarray) -> domain.ImageStatistics:
+        calls.append(image.shape)
+        return measure(image)
+
+    monkeypatch.setattr(domain, "image_statistics", counted)
+    picture = np.random.default_rng(7).integers(0, 255, (160, 160, 3), dtype=np.uint8)
+    first = domain_note(picture)
+    assert domain_note(picture.copy()) is first and len(calls) == 1  # same content: remembered
+    changed = picture.copy()
+    changed[0, 0, 0] ^= 1
+    domain_note(changed)
+    assert len(calls) == 2

@@ -1,11 +1,15 @@
 """Shared test set-up: importing the package configures the offline runtime and registers LSKA."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from browser import app_page, browser  # noqa: F401  (the browser harness's fixtures, for every test module)
 
 import lska_demo  # noqa: F401
+from lska_demo.service import DemoService, ServiceOptions, benchmark_images
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +87,25 @@ def app_url(fake_zoo: Path, tmp_path_factory: pytest.TempPathFactory):
         yield url
     finally:
         stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): on a
+    busy 2-core machine two OpenMP threads make a forward pass ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def service(fake_zoo: Path) -> DemoService:
+    """The service on the fake zoo (a module that needs another service defines its own)."""
+    return DemoService(ServiceOptions(weights_dir=fake_zoo))
+
+
+@pytest.fixture(scope="module")
+def picture() -> np.ndarray:
+    """One benchmark image."""
+    return benchmark_images(1)[0]

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import onnx
 import pytest
 
 from lska_demo.export_box import TRANSFER_IMGSZ, UNTRAINED_IMGSZ
 from lska_demo.fairness import ENDPOINTS, Group
-from lska_demo.service import DemoService, ServiceOptions
+from lska_demo.service import DemoService
 from lska_demo.transfer import check_spec, render
 from lska_demo.yolo import VariantSpec
-
-
-@pytest.fixture(scope="module")
-def service(fake_zoo: Path) -> DemoService:
-    return DemoService(ServiceOptions(weights_dir=fake_zoo))
 
 
 def test_transfer_check_is_the_engines_summary_of_the_exported_yaml(service: DemoService) -> None:

@@ -17,11 +17,6 @@ BUS = Path(ASSETS) / "bus.jpg"
 BENCHMARK = ASSETS_DIR / "benchmark-test-00001.jpg"
 
 
-@pytest.fixture(scope="module")
-def service(fake_zoo: Path) -> DemoService:
-    return DemoService(ServiceOptions(weights_dir=fake_zoo))
-
-
 def test_status_of_a_trained_pair_has_no_banner_and_loads_no_model(service: DemoService) -> None:
     status = service.status(23, "sppf", "gate", ZOO)
     assert status.baseline.trained and status.variant.trained and status.banner == ""

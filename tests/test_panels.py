@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pytest
-import torch
 
 from lska_demo import explain, plots
 from lska_demo.analysis.erf import ERF
 from lska_demo.describe import layer_labels, stage_title
-from lska_demo.service import ZOO, DemoService, ServiceOptions, benchmark_images
+from lska_demo.service import ZOO, DemoService
 from lska_demo.ui.attention import show_captions
 from lska_demo.yolo import VariantSpec, build_model, lska_layers
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def service(fake_zoo: Path) -> DemoService:
-    return DemoService(ServiceOptions(weights_dir=fake_zoo))
-
-
-@pytest.fixture(scope="module")
-def picture() -> np.ndarray:
-    return benchmark_images(1)[0]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- receptive field --------------------------------------------------------------------------------------

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from lska_demo.images import ImageError
@@ -17,27 +15,9 @@ from lska_demo.service import (
     ZOO,
     DemoService,
     ServiceOptions,
-    benchmark_images,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """One torch thread: on a busy 2-core machine two OpenMP threads make a forward pass ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def service(fake_zoo: Path) -> DemoService:
-    return DemoService(ServiceOptions(weights_dir=fake_zoo))
-
-
-@pytest.fixture(scope="module")
-def picture() -> np.ndarray:
-    return benchmark_images(1)[0]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- validation: every bad input is a ValueError that says what is allowed --------------------------------

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from lska_demo.service import DemoService, ServiceOptions, TeachView
 from lska_demo.sources import WEIGHTS_DIR
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SHIPPED = WEIGHTS_DIR / "yolov8n-lska23-sppf-s0.safetensors"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

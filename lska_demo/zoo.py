@@ -70,7 +70,7 @@ def default_plan() -> list[PlanItem]:
 
 def extended_plan() -> list[PlanItem]:
     """The default plan plus the from-scratch pair: LSKA k=23 at ``sppf`` trained from scratch with the
-    baseline's scratch recipe, seeds 0 and 1, and the baseline from scratch with seed 1 (metrics only).
+    baseline's scratch recipe, seeds 0 to 2, and the baseline from scratch with seeds 1 and 2 (metrics only).
 
     A graft starts as the identity and may barely move in a short fine-tune; this pair asks instead
     whether LSKA helps when it is trained from the first step (about 35 minutes per model on 2 cores).
@@ -81,6 +81,8 @@ def extended_plan() -> list[PlanItem]:
         PlanItem(f"{spec.name}-scratch-s0", "scratch", spec, ship=False),
         PlanItem("yolov8n-scratch-s1", "scratch", base, seed=1, ship=False),
         PlanItem(f"{spec.name}-scratch-s1", "scratch", spec, seed=1, ship=False),
+        PlanItem("yolov8n-scratch-s2", "scratch", base, seed=2, ship=False),
+        PlanItem(f"{spec.name}-scratch-s2", "scratch", spec, seed=2, ship=False),
     ]
 
 

@@ -192,8 +192,11 @@ def _cost(state: State, imgsz: int, latency_repeats: int) -> dict[str, Any]:
     }
 
 
-def summarise(state: State, latency_repeats: int = 7) -> dict[str, Any]:
-    """The report's content, computed from the state file alone: per-seed metrics, paired statistics, cost."""
+def summarise(state: State, latency_repeats: int = 7, weights_dir: str | Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """The report's content, computed from the state file alone: per-seed metrics, paired statistics, cost,
+    and, for an experiment the zoo ran itself, the zoo's metrics of the same runs."""
+    from lska_demo.zoo_match import zoo_counterparts
+
     seeds = state.experiment["seeds"]
     rows = [
         {"seed": s, "control": state.runs[f"control-s{s}"]["metrics"], "lska": state.runs[f"lska-s{s}"]["metrics"]}
@@ -211,6 +214,7 @@ def summarise(state: State, latency_repeats: int = 7) -> dict[str, Any]:
         "paired": paired_stats,
         "cost": _cost(state, state.experiment["recipe"]["imgsz"], latency_repeats),
         "train_seconds": sum(r["train_seconds"] for r in state.runs.values()),
+        "zoo": zoo_counterparts(state.experiment, state.runs, weights_dir),
     }
 
 
@@ -264,8 +268,38 @@ def markdown(report: dict[str, Any]) -> str:
     for arm in ARMS:
         a = cost[arm]
         lines.append(f"| {arm} | {a['params']:,} | {a['gflops']:.3f} | {a['latency_ms']:.1f} |")
-    lines += ["", "![per-seed pairs](pairs.png)", ""]
+    lines += ["", "![per-seed pairs](pairs.png)", "", *_zoo_lines(report.get("zoo") or [])]
     return "\n".join(lines)
+
+
+def _zoo_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The section that puts each run beside the zoo's run of the same model (none for other experiments)."""
+    if not rows:
+        return []
+    lines = [
+        "## The zoo's runs of this experiment",
+        "",
+        "The zoo trained these models itself (same benchmark data hash, parent, recipe and seed); its held-out "
+        "metrics from `weights/manifest.json` beside this experiment's:",
+        "",
+        "| seed | arm | zoo model | mAP50-95 here | mAP50-95 zoo | mAP50 here | mAP50 zoo | max abs difference |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ours, zoo = r["experiment"], r["zoo"]
+        lines.append(
+            f"| {r['seed']} | {r['arm']} | `{r['zoo_id']}` | {ours['mAP50-95']:.6f} | {zoo['mAP50-95']:.6f} "
+            f"| {ours['mAP50']:.6f} | {zoo['mAP50']:.6f} | {r['max_abs_difference']:.2g} |"
+        )
+    exact = sum(r["exact"] for r in rows)
+    worst = max(r["max_abs_difference"] for r in rows)
+    verdict = (
+        f"All {len(rows)} runs reproduce the zoo's metrics exactly."
+        if exact == len(rows)
+        else f"{exact} of {len(rows)} runs reproduce the zoo's metrics exactly; the largest difference is {worst:.2g} "
+        "(training is bit-identical only on the same CPU kind, thread count and library versions)."
+    )
+    return [*lines, "", verdict, ""]
 
 
 def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:
@@ -333,7 +367,7 @@ def run(
     seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
     experiment = Experiment(str(data), spec, seed_list, recipe, str(base_path.resolve()) if base_path else None)
     state = run_all(experiment, folder, progress)
-    report = summarise(state, latency_repeats)
+    report = summarise(state, latency_repeats, weights_dir)
     report["files"] = {k: p.name for k, p in write_report(report, folder).items()}
     report["folder"] = str(folder)
     return report
@@ -373,8 +407,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def render(report: dict[str, Any]) -> str:
-    s = report["paired"]["mAP50-95"]
+    s, zoo = report["paired"]["mAP50-95"], report.get("zoo") or []
+    exact = sum(r["exact"] for r in zoo)
+    same = f"\nthe zoo's runs of the same models: {exact} of {len(zoo)} reproduced exactly" if zoo else ""
     return (
         f"{report['variant']} vs control, {s['n']} seeds: mean Δ mAP50-95 {_num(s['mean'], '+.4f')}; "
-        f"{s['verdict']}\nreport: {Path(report['folder']) / report['files']['markdown']}"
+        f"{s['verdict']}{same}\nreport: {Path(report['folder']) / report['files']['markdown']}"
     )

@@ -3,6 +3,7 @@ runs' own metrics."""
 
 import json
 import statistics
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,7 @@ def test_experiment_end_to_end_from_a_base(tiny_data: Path, tmp_path: Path, monk
     cost = report["cost"]
     assert cost["lska"]["params"] > cost["control"]["params"] and cost["lska"]["gflops"] > cost["control"]["gflops"] > 0
     assert json.loads((out / "report.json").read_text())["paired"] == report["paired"]
+    assert report["zoo"] == [] and "zoo's runs" not in (out / "report.md").read_text()  # not the zoo's experiment
     assert "| 0 |" in (out / "report.md").read_text() and (out / "pairs.png").stat().st_size > 0
 
     def no_training(*args: object, **kwargs: object) -> TrainResult:
@@ -93,3 +95,47 @@ def test_bad_inputs_are_explained(tiny_data: Path, tmp_path: Path) -> None:
         experiment.run(tiny_data, VariantSpec(), 1, None, TINY, tmp_path, False)
     with pytest.raises(ExperimentError, match="neither a checkpoint file nor a zoo model id"):
         experiment.run(tiny_data, VariantSpec(k=7), 1, tmp_path / "missing.pt", TINY, tmp_path, False)
+
+
+def test_a_rerun_of_the_zoos_experiment_is_put_beside_the_zoos_runs(tiny_data: Path, tmp_path: Path) -> None:
+    from lska_demo.data import dataset_hash
+    from lska_demo.zoo import Manifest
+    from lska_demo.zoo_match import zoo_counterparts
+
+    recipe, spec = TINY.overrides(), VariantSpec(k=23, point="sppf", nc=4)
+    zoo_metrics = {"control": {"mAP50": 0.7, "mAP50-95": 0.5}, "lska": {"mAP50": 0.72, "mAP50-95": 0.52}}
+
+    def entry(model_id: str, mode: str, arm_spec: VariantSpec, seed: int, parent: str | None) -> dict:
+        arm = "lska" if arm_spec.k else "control"
+        return {"id": model_id, "mode": mode, "spec": asdict(arm_spec), "parent": parent, "seed": seed,
+                "recipe": {**recipe, "seed": seed}, "data_hash": dataset_hash(tiny_data.parent),
+                "metrics": zoo_metrics[arm]}  # fmt: skip
+
+    weights = tmp_path / "weights"
+    Manifest(
+        {"data_hash": dataset_hash(tiny_data.parent)},
+        [
+            {"id": "parent-s0", "sha256": "0123456789ab" + "0" * 52},
+            entry("control-zoo-s1", "finetune", spec.baseline(), 1, "parent-s0"),
+            entry("lska-zoo-s1", "graft", spec, 1, "parent-s0"),
+            entry("lska-zoo-s2", "graft", spec, 2, "parent-s0"),  # another seed: no run of the experiment
+        ],
+    ).save(weights)
+    runs = {
+        "control-s1": {"seed": 1, "arm": "control", "mode": "finetune", "metrics": dict(zoo_metrics["control"])},
+        "lska-s1": {"seed": 1, "arm": "lska", "mode": "graft", "metrics": {"mAP50": 0.72, "mAP50-95": 0.521}},
+    }
+    exp = {"data": str(tiny_data), "spec": asdict(spec), "recipe": recipe, "base": "x/base/parent-s0-0123456789ab.pt"}
+    rows = zoo_counterparts(exp, runs, weights)
+    assert [(r["arm"], r["zoo_id"], r["exact"]) for r in rows] == [
+        ("control", "control-zoo-s1", True),
+        ("lska", "lska-zoo-s1", False),
+    ]
+    assert rows[1]["max_abs_difference"] == pytest.approx(0.001)
+    assert "1 of 2 runs reproduce the zoo's metrics exactly" in experiment._zoo_lines(rows)[-2]
+    # another base, another recipe or other data: not the zoo's experiment, nothing to put beside it
+    assert zoo_counterparts({**exp, "base": "x/base/parent-s0-ffffffffffff.pt"}, runs, weights) == []
+    assert zoo_counterparts({**exp, "base": "x/base.pt"}, runs, weights) == []
+    assert zoo_counterparts({**exp, "recipe": {**recipe, "lr0": 1.0}}, runs, weights) == []
+    Manifest({"data_hash": "another"}, Manifest.load(weights).models).save(weights)
+    assert zoo_counterparts(exp, runs, weights) == []

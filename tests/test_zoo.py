@@ -59,6 +59,8 @@ def test_default_plan_covers_the_issue() -> None:
         ("scratch", 23, 1, None, False),
         ("scratch", None, 2, None, False),
         ("scratch", 23, 2, None, False),
+        ("scratch", None, 3, None, False),
+        ("scratch", 23, 3, None, False),
     }
 
 

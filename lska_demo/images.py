@@ -24,6 +24,7 @@ MAX_DECODE_BYTES = 120 * 2**20  # the full-size decoded image may take at most t
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_SIDE = 1280  # larger images are downscaled before anything else sees them
 MIN_SIDE = 8
+TRIM_FROM_BYTES = 16 * 2**20  # decodes at least this large hand their memory back; smaller ones are not worth it
 
 WIDE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 BYTES_PER_PIXEL: dict[str, int] = {"1": 1, "L": 1, "P": 1} | {mode: 2 for mode in ("I;16", "I;16B", "I;16L", "I;16N")}
@@ -119,16 +120,18 @@ def load_image(source: str | Path | bytes | Image.Image | np.ndarray) -> np.ndar
 
     Memory stays bounded: the size and mode come from the header and are checked before anything is
     decoded (``check_decode_cost``), JPEGs decode straight at a reduced scale (``draft``), the full-size
-    image is downscaled first and converted after, and freed memory is handed back to the system.
+    image is downscaled first and converted after, and the memory of a large decode is handed back to the system.
     """
     if isinstance(source, np.ndarray):
         return _from_array(source)
     image = _open(source)
+    decoded_bytes = 0
     try:
         if image.size[0] * image.size[1] <= MAX_PIXELS:
             image.seek(0)  # first frame of an animated GIF or a multi-page TIFF
             image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced scale, nothing else changes
         check_decode_cost(image.mode, *image.size)
+        decoded_bytes = image.size[0] * image.size[1] * BYTES_PER_PIXEL[image.mode]
         small = _downscaled(image)
         small = ImageOps.exif_transpose(small)
         small = _to_rgb(small)
@@ -139,7 +142,8 @@ def load_image(source: str | Path | bytes | Image.Image | np.ndarray) -> np.ndar
     finally:
         if image is not source:
             image.close()
-        release_memory()
+        if decoded_bytes >= TRIM_FROM_BYTES:  # trimming costs more than a small decode (pages fault back in)
+            release_memory()
     return np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
 
 

@@ -70,3 +70,17 @@ def test_letterbox_keeps_aspect_and_pads_grey() -> None:
     assert tensor.shape == (1, 3, 64, 64) and scale == pytest.approx(0.32)
     assert (left, top) == (0, 16)
     assert tensor[0, :, 0, 0].tolist() == pytest.approx([114 / 255] * 3)
+
+
+def test_only_a_large_decode_trims_the_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    from lska_demo import images
+
+    trims: list[int] = []
+    monkeypatch.setattr(images, "release_memory", lambda: trims.append(1))
+    small, large = tmp_path / "small.png", tmp_path / "large.png"
+    Image.new("RGB", (1000, 800), (10, 20, 30)).save(small)  # 3.2 MB decoded (4 bytes a pixel): no trim
+    Image.new("RGB", (3000, 2000), (10, 20, 30)).save(large)  # 24 MB decoded: trimmed
+    assert load_image(small).shape == (800, 1000, 3) and trims == []
+    assert load_image(large).shape[:2] == (853, 1280) and trims == [1]

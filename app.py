@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         max_cache=args.max_cache,
     )
     demo = build_ui(options)
-    threading.Thread(target=warm_up, name="flop-counter-warm-up", daemon=True).start()  # off the start-up path
+    warming = threading.Thread(target=warm_up, name="warm-up", daemon=True)  # off the start-up path
+    warming.start()
     demo.queue(**queue_kwargs())  # heavy and light pools, a bounded queue (lska_demo.fairness)
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C, or SIGTERM re-raised by uvicorn: a normal stop
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
                 max_file_size=MAX_FILE_BYTES,  # refused at upload, before anything reads the file
             )
     finally:
+        warming.join()  # a stop in the first seconds: exiting while torch works in that thread aborts the process
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
+import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -431,7 +433,27 @@ def serve(blocks: Any, host: str, port: int, settings: GuardSettings | None = No
         settings: the guard's limits.
         **mount_kwargs: passed to ``gr.mount_gradio_app`` (see ``build_app``).
     """
+    app = build_app(blocks, settings, **mount_kwargs)
+    _quiet_stop_server(uvicorn_config(app, host, port, settings)).run()
+
+
+def _quiet_stop_server(config: Any) -> Any:
+    """uvicorn's server, except that a Ctrl-C or SIGTERM ends ``run()`` after the graceful shutdown instead of
+    being raised again inside the event loop (which cancelled the lifespan task mid-way and logged a traceback
+    for an ordinary stop)."""
     import uvicorn
 
-    app = build_app(blocks, settings, **mount_kwargs)
-    uvicorn.Server(uvicorn_config(app, host, port, settings)).run()
+    class QuietStopServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return QuietStopServer(config)

@@ -22,6 +22,7 @@ from torch import nn
 
 from lska_demo.adapters import frozen_max_change, frozen_modules
 from lska_demo.data import BenchmarkConfig, dataset_hash, generate
+from lska_demo.provenance import training_machine
 from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.train import FINETUNE, LSKADetectionTrainer, Recipe, evaluate_model, train, with_seed
 from lska_demo.yolo import graft, save_checkpoint
@@ -102,6 +103,7 @@ def train_adapter(
         "data_hash": data_hash,
         "val_metrics": result.metrics,
         "train_seconds": round(result.seconds, 1),
+        "machine": training_machine(),
         "regime": "adapter",
         "frozen_max_change": change,
     }

@@ -516,9 +516,9 @@ SECTIONS: dict[str, Callable[[int], list[Check]]] = {
 
 
 def machine() -> str:
-    from lska_demo.report import _cpu_name
+    from lska_demo.provenance import cpu_name
 
-    return f"{platform.machine()}, {_cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return f"{platform.machine()}, {cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def run(sections: list[str], repeats: int) -> dict[str, Any]:

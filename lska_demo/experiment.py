@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from PIL import Image
 
+from lska_demo.provenance import training_machine
 from lska_demo.runtime import CACHE_DIR, WEIGHTS_DIR
 from lska_demo.stats import compare_paired
 from lska_demo.train import FINETUNE, Recipe, TrainResult, evaluate, train, with_seed
@@ -147,6 +148,7 @@ def _run_one(experiment: Experiment, seed: int, arm: str, runs_dir: Path, split:
         "val_metrics": result.metrics,
         "metrics": metrics,
         "train_seconds": round(result.seconds, 1),
+        "machine": training_machine(),
     }
 
 
@@ -293,13 +295,27 @@ def _zoo_lines(rows: list[dict[str, Any]]) -> list[str]:
         )
     exact = sum(r["exact"] for r in rows)
     worst = max(r["max_abs_difference"] for r in rows)
-    verdict = (
-        f"All {len(rows)} runs reproduce the zoo's metrics exactly."
-        if exact == len(rows)
-        else f"{exact} of {len(rows)} runs reproduce the zoo's metrics exactly; the largest difference is {worst:.2g} "
-        "(training is bit-identical only on the same CPU kind, thread count and library versions)."
+    if exact == len(rows):
+        return [*lines, "", f"All {len(rows)} runs reproduce the zoo's metrics exactly.", ""]
+    machines = {_machine(r["machine"]) for r in rows}, {_machine(r["zoo_machine"]) for r in rows}
+    return [
+        *lines,
+        "",
+        f"{exact} of {len(rows)} runs reproduce the zoo's metrics exactly; the largest difference is {worst:.2g}. "
+        "Training on a CPU repeats to the last digit on one machine, not across CPU kinds, thread counts or library "
+        f"versions. Trained here on {' / '.join(sorted(machines[0]))}; the zoo's runs on "
+        f"{' / '.join(sorted(machines[1]))}.",
+        "",
+    ]
+
+
+def _machine(record: dict[str, Any] | None) -> str:
+    if not record:
+        return "an unrecorded machine"
+    return (
+        f"{record['cpu']}, {record['torch_threads']} torch thread(s), torch {record['torch']}, "
+        f"Ultralytics {record['ultralytics']}"
     )
-    return [*lines, "", verdict, ""]
 
 
 def write_report(report: dict[str, Any], out: Path) -> dict[str, Path]:

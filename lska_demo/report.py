@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lska_demo.kernels import GATE_LABELS
+from lska_demo.provenance import cpu_name
 from lska_demo.runtime import WEIGHTS_DIR
 from lska_demo.stats import PairedComparison, compare_paired
 from lska_demo.yolo import VariantSpec, build_model
@@ -173,25 +174,13 @@ def results(
     return {
         "imgsz": imgsz,
         "rows": rows,
-        "machine": f"{platform.machine()}, {_cpu_name()}",
+        "machine": f"{platform.machine()}, {cpu_name()}",
         "data": manifest.benchmark,
         "models": len(manifest.models),
         "train_minutes": train_minutes,
         "default_plan_minutes": default_minutes,
         "adapter_minutes": adapter_minutes,
     }
-
-
-def _cpu_name() -> str:
-    import os
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    except OSError as err:
-        return f"unknown CPU ({err.strerror})"
-    return f"{os.cpu_count()} cores"
 
 
 def _opt(value: float | None, spec: str, empty: str = "") -> str:

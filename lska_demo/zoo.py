@@ -337,6 +337,7 @@ def build_zoo(
 ) -> Manifest:
     """Train every plan item not yet in the manifest, writing the manifest after each: resumable."""
     from lska_demo.convert import ship_full
+    from lska_demo.provenance import training_machine
     from lska_demo.train import FINETUNE, SCRATCH, evaluate, train, with_seed
 
     plan = plan if plan is not None else default_plan()
@@ -386,6 +387,7 @@ def build_zoo(
             "val_metrics": result.metrics,
             "metrics": evaluate(result.weights, data_yaml, split="test", imgsz=recipe.imgsz),
             "train_seconds": round(result.seconds, 1),
+            "machine": training_machine(),
         }
         entry["regime"] = REGIMES[item.mode]
         if item.ship:

@@ -3,8 +3,8 @@
 An experiment on the zoo's benchmark with the zoo's recipe, from the zoo's parent (``--base
 yolov8n-scratch-s0``) or from scratch, trains exactly what ``python -m lska_demo zoo`` trained. Its report
 then puts each run beside the manifest entry with the same data hash, mode, architecture, parent, recipe and
-seed, so a reader sees whether the zoo's numbers come back (they should, to the last digit, on a CPU like
-the zoo's: training there is deterministic).
+seed, so a reader sees whether the zoo's numbers come back: to the last digit on the machine that trained the
+zoo (training on a CPU repeats exactly there), within float noise amplified by training elsewhere.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def zoo_counterparts(
 ) -> list[dict[str, Any]]:
     """Each finished run of ``experiment`` (a state file's ``experiment`` and ``runs``) beside the zoo's run of
     the same model, as rows ``{seed, arm, zoo_id, experiment, zoo, max_abs_difference, exact}``; empty when the
-    experiment is not one the zoo ran (other data, base or recipe)."""
+    experiment is not one the zoo ran (other data, base or recipe). Each row also carries both runs' training
+    machines (``provenance.training_machine``), which explain a difference where they differ."""
     manifest = Manifest.load(weights_dir)
     parent = zoo_parent(experiment["base"], manifest)
     if parent == "" or not _is_the_benchmark(experiment["data"], manifest):
@@ -92,6 +93,8 @@ def zoo_counterparts(
                 "zoo": zoo,
                 "max_abs_difference": max(abs(ours[m] - zoo[m]) for m in zoo),
                 "exact": ours == zoo,
+                "machine": run.get("machine"),
+                "zoo_machine": entry.get("machine"),  # None: trained before the manifest recorded machines
             }
         )
     return sorted(rows, key=lambda r: (r["seed"], r["arm"]))

@@ -139,3 +139,15 @@ def test_a_rerun_of_the_zoos_experiment_is_put_beside_the_zoos_runs(tiny_data: P
     assert zoo_counterparts({**exp, "recipe": {**recipe, "lr0": 1.0}}, runs, weights) == []
     Manifest({"data_hash": "another"}, Manifest.load(weights).models).save(weights)
     assert zoo_counterparts(exp, runs, weights) == []
+
+
+def test_training_repeats_to_the_last_digit_on_one_machine(tiny_data: Path, tmp_path: Path) -> None:
+    """What the zoo-rerun section relies on: the same run on the same machine gives the same metrics, and the
+    run records the machine it was trained on."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        base = save_checkpoint(build_model(VariantSpec(nc=4)), tmp_path / "base.pt")
+    exp = experiment.Experiment(str(tiny_data), VariantSpec(k=7, point="sppf", nc=4), (0,), TINY, str(base))
+    first, again = (experiment._run_one(exp, 0, "lska", tmp_path / name, "test") for name in ("a", "b"))
+    assert first["metrics"] == again["metrics"]
+    assert first["machine"]["torch_threads"] >= 1 and first["machine"]["cpu"]

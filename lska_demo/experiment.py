@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from PIL import Image
 
@@ -29,6 +30,7 @@ from lska_demo.train import FINETUNE, Recipe, TrainResult, evaluate, train, with
 from lska_demo.yolo import VariantSpec
 
 METRICS = ("mAP50-95", "mAP50")
+LATENCY_THREADS = 1  # the report's latency: batch 1 on one torch thread, the same in every run of the command
 STATE_NAME = "state.json"
 ARMS = ("control", "lska")
 
@@ -181,15 +183,21 @@ def _cost(state: State, imgsz: int, latency_repeats: int) -> dict[str, Any]:
     control = load_checkpoint_model(state.runs[f"control-s{seed}"]["weights"])
     variant = load_checkpoint_model(state.runs[f"lska-s{seed}"]["weights"])
     cost = compare_cost(control, variant, imgsz)
-    timing = measure_latency(
-        {"control": forward_runner(control, imgsz), "lska": forward_runner(variant, imgsz)}, repeats=latency_repeats
-    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(LATENCY_THREADS)  # whether or not this process trained (Ultralytics changes the count)
+    try:
+        timing = measure_latency(
+            {"control": forward_runner(control, imgsz), "lska": forward_runner(variant, imgsz)}, repeats=latency_repeats
+        )
+    finally:
+        torch.set_num_threads(threads)
     return {
         "imgsz": imgsz,
         "control": {**cost["baseline"], "latency_ms": timing["control"]["median_ms"]},  # type: ignore[index]
         "lska": {**cost["variant"], "latency_ms": timing["lska"]["median_ms"]},  # type: ignore[index]
         "delta": cost["delta"],
         "latency_ratio": timing["ratio"],
+        "latency_threads": LATENCY_THREADS,
         "convention": cost["convention"],
     }
 
@@ -262,7 +270,8 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"Cost at {cost['imgsz']} px ({cost['convention']}); CPU latency is the median of interleaved runs.",
+        f"Cost at {cost['imgsz']} px ({cost['convention']}); CPU latency is the median of interleaved runs, batch 1, "
+        f"{cost['latency_threads']} torch thread.",
         "",
         "| model | params | GFLOPs | latency (ms) |",
         "|---|---:|---:|---:|",
@@ -303,7 +312,7 @@ def _zoo_lines(rows: list[dict[str, Any]]) -> list[str]:
         "",
         f"{exact} of {len(rows)} runs reproduce the zoo's metrics exactly; the largest difference is {worst:.2g}. "
         "Training on a CPU repeats to the last digit on one machine, not across CPU kinds, thread counts or library "
-        f"versions. Trained here on {' / '.join(sorted(machines[0]))}; the zoo's runs on "
+        f"versions. This experiment's runs were trained on {' / '.join(sorted(machines[0]))}; the zoo's on "
         f"{' / '.join(sorted(machines[1]))}.",
         "",
     ]

@@ -53,6 +53,7 @@ def test_experiment_end_to_end_from_a_base(tiny_data: Path, tmp_path: Path, monk
     assert report["paired"]["mAP50-95"]["verdict"].endswith("too few seeds to tell")  # stats.py's wording at 2 seeds
     cost = report["cost"]
     assert cost["lska"]["params"] > cost["control"]["params"] and cost["lska"]["gflops"] > cost["control"]["gflops"] > 0
+    assert cost["latency_threads"] == 1 and "batch 1, 1 torch thread" in (out / "report.md").read_text()
     assert json.loads((out / "report.json").read_text())["paired"] == report["paired"]
     assert report["zoo"] == [] and "zoo's runs" not in (out / "report.md").read_text()  # not the zoo's experiment
     assert "| 0 |" in (out / "report.md").read_text() and (out / "pairs.png").stat().st_size > 0

@@ -96,3 +96,23 @@ def test_handler_with_its_own_request_keeps_it() -> None:
     wrapped = guarded("attention", attention, ledger=HeavyLedger())
     assert list(inspect.signature(wrapped).parameters) == ["n", "request"]
     assert wrapped(1, _request("3.3.3.3")) == "3.3.3.3"
+
+
+def test_freed_memory_is_handed_back_once_the_server_is_idle() -> None:
+    import time
+
+    from lska_demo.fairness import IdleTrim
+
+    trims: list[float] = []
+    idle = IdleTrim(delay=0.2, release=lambda: trims.append(time.monotonic()))
+    with idle:
+        with idle:  # two requests at once: nothing is trimmed while either runs
+            pass
+        time.sleep(0.3)
+        assert trims == []
+    with idle:  # a request right after the last one: its pending trim is called off
+        pass
+    time.sleep(0.05)
+    assert trims == []
+    time.sleep(0.3)
+    assert len(trims) == 1  # one trim, after the quiet period

@@ -24,8 +24,8 @@ from lska_demo.adapters import frozen_max_change, frozen_modules
 from lska_demo.data import BenchmarkConfig, dataset_hash, generate
 from lska_demo.provenance import training_machine
 from lska_demo.runtime import WEIGHTS_DIR
-from lska_demo.train import FINETUNE, LSKADetectionTrainer, Recipe, evaluate_model, train, with_seed
-from lska_demo.yolo import graft, save_checkpoint
+from lska_demo.train import FINETUNE, LSKADetectionTrainer, Recipe, evaluate_model, graft_init, train, with_seed
+from lska_demo.yolo import graft, kernel_change, large_kernels, save_checkpoint
 from lska_demo.zoo import (
     Manifest,
     PlanItem,
@@ -84,7 +84,9 @@ def train_adapter(
         raise ValueError(f"{item.id} is not an adapter item")
     recipe = with_seed(recipe, item.seed)
     runs = out_dir / "runs"
-    start = save_checkpoint(graft(parent, item.spec), runs / f"{item.id}-graft.pt")  # the trainer's input
+    grafted = graft(parent, item.spec, seed=item.seed)
+    init = {key: w.detach().clone() for key, w in large_kernels(grafted).items()}
+    start = save_checkpoint(grafted, runs / f"{item.id}-graft.pt")  # the trainer's input
     extra = {"freeze": frozen_modules(item.spec), "fraction": fraction}
     run = {"out": runs, "name": item.id, "extra_args": extra, "trainer": AdapterTrainer}
     result = train("finetune", data_yaml, recipe, base_weights=start, **run)
@@ -106,7 +108,10 @@ def train_adapter(
         "machine": training_machine(),
         "regime": "adapter",
         "frozen_max_change": change,
+        "init": graft_init(),
     }
+    if init:  # the pointwise control has no large kernel
+        entry["kernel_change"] = kernel_change(init, large_kernels(trained))
     entry.update(ship_adapter(trained, parent, entry, out_dir))
     shipped = attach_adapter(parent, entry, verified_bytes(entry, out_dir)).float().eval()  # what ships
     entry["metrics"] = evaluate_model(shipped, data_yaml, split="test", imgsz=recipe.imgsz)

@@ -13,6 +13,9 @@ import torch
 from torch import nn
 
 PAPER_KERNEL_SIZES: tuple[int, ...] = (7, 11, 23, 35, 41, 53)
+# Std of a grafted gate's 1x1 weight: small enough that the graft starts within ~1e-3 of its parent's outputs,
+# non-zero so that its large kernels receive a gradient from the first step (see LargeKernelGate.reset_to_identity).
+GRAFT_GATE_SCALE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,16 @@ class LargeKernelGate(nn.Module):
         return [getattr(self, name) for name in self.stage_names[:-1]]
 
     @torch.no_grad()
-    def reset_to_identity(self) -> None:
-        """attn == 1 everywhere, so the gate passes its input unchanged (for grafting into a trained net)."""
-        self.conv1.weight.zero_()
+    def reset_to_identity(self, scale: float = GRAFT_GATE_SCALE, seed: int = 0) -> None:
+        """Near-identity for grafting into a trained net: ``conv1`` bias 1 and weight N(0, scale²), so
+        ``attn = 1 + conv1.weight @ cascade(x)`` stays within about ``scale`` of 1.
+
+        A zero weight (``scale=0``) is the exact identity, but it also makes every depthwise kernel's gradient
+        exactly zero (d attn / d kernel passes through ``conv1.weight``), so the large kernels never learn.
+        """
+        generator = torch.Generator().manual_seed(seed)
+        weight = torch.randn(self.conv1.weight.shape, generator=generator, dtype=torch.float64) * scale
+        self.conv1.weight.copy_(weight)
         self.conv1.bias.fill_(1.0)
 
 
@@ -208,9 +218,12 @@ class LSKABlock(nn.Module):
         return self.spatial_gating_unit
 
     @torch.no_grad()
-    def reset_to_identity(self) -> None:
-        """The residual branch outputs 0, so the block is the identity (for grafting)."""
-        self.proj_2.weight.zero_()
+    def reset_to_identity(self, scale: float = GRAFT_GATE_SCALE, seed: int = 0) -> None:
+        """Near-identity for grafting: ``proj_2`` bias 0 and weight N(0, scale²), so the residual branch
+        starts near 0 while the gate inside still receives a gradient (a zero ``proj_2`` would block it)."""
+        generator = torch.Generator().manual_seed(seed)
+        weight = torch.randn(self.proj_2.weight.shape, generator=generator, dtype=torch.float64) * scale
+        self.proj_2.weight.copy_(weight)
         self.proj_2.bias.zero_()
 
 

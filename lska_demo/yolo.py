@@ -22,7 +22,15 @@ from ultralytics.nn.modules import C2f
 from ultralytics.nn.modules.block import Bottleneck
 from ultralytics.nn.tasks import DetectionModel, yaml_model_load
 
-from lska_demo.kernels import BLOCKS, GATE_LABELS, GATES, LargeKernelGate, LSKABlock, build_block
+from lska_demo.kernels import (
+    BLOCKS,
+    GATE_LABELS,
+    GATES,
+    GRAFT_GATE_SCALE,
+    LargeKernelGate,
+    LSKABlock,
+    build_block,
+)
 
 SCALES = ("n", "s", "m", "l", "x")
 
@@ -108,9 +116,9 @@ class C2fLSKA(C2f):
             for _ in range(repeats)
         )
 
-    def reset_to_identity(self) -> None:
-        for bottleneck in self.m:
-            bottleneck.attn.reset_to_identity()
+    def reset_to_identity(self, scale: float = GRAFT_GATE_SCALE, seed: int = 0) -> None:
+        for i, bottleneck in enumerate(self.m):
+            bottleneck.attn.reset_to_identity(scale, seed + i)
 
 
 YAML_MODULES: tuple[type[nn.Module], ...] = (*GATES.values(), LSKABlock, C2fLSKA)
@@ -290,12 +298,22 @@ def spec_of(model: DetectionModel, **changes: Any) -> VariantSpec:
     return VariantSpec(scale=model.yaml.get("scale", "n"), nc=int(model.yaml["nc"]), **changes)
 
 
-def graft(baseline: DetectionModel, spec: VariantSpec) -> DetectionModel:
-    """Insert LSKA into a trained baseline with identity initialisation.
+def graft(
+    baseline: DetectionModel, spec: VariantSpec, gate_scale: float = GRAFT_GATE_SCALE, seed: int = 0
+) -> DetectionModel:
+    """Insert LSKA into a trained baseline with near-identity initialisation.
 
-    Every baseline weight is copied to its new index; each inserted unit starts as the identity
-    (``conv1`` weight 0, bias 1 for the gate; ``proj_2`` = 0 for VAN's block), so the grafted model's
-    outputs equal the baseline's until it is fine-tuned.
+    Args:
+        baseline: a trained plain YOLOv8 ``DetectionModel``; its weights are copied to their new indices.
+        spec: the variant to build (k, insertion point, block, design).
+        gate_scale: std of each inserted unit's last 1x1 weight (``conv1`` of a gate, ``proj_2`` of VAN's
+            block; bias 1 and 0). The graft's outputs stay within about this much of the baseline's, and
+            the large kernels receive a gradient from the first step; 0 is the exact identity, whose
+            kernels never learn.
+        seed: seeds those 1x1 draws (the rest of the graft is the baseline's or the architecture's init).
+
+    Returns:
+        The grafted model, in the baseline's train/eval mode.
     """
     if spec.is_baseline:
         raise ValueError("graft needs an LSKA variant (k is None)")
@@ -311,7 +329,7 @@ def graft(baseline: DetectionModel, spec: VariantSpec) -> DetectionModel:
             raise RuntimeError(f"layer {old} -> {new}: weights do not line up ({result})")
     for j, layer in enumerate(model.model):
         if j not in index_map.values() or isinstance(layer, C2fLSKA):
-            layer.reset_to_identity()
+            layer.reset_to_identity(gate_scale, seed + j)
     model.names = dict(getattr(baseline, "names", model.names))
     model.args = getattr(baseline, "args", {})
     return model.train(baseline.training)
@@ -321,6 +339,27 @@ def lska_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Every inserted gate in a model, by qualified name, whatever its design (LSKA, LKA, the trivial
     designs, the pointwise control); VAN blocks contribute their inner gate."""
     return [(name, m) for name, m in model.named_modules() if isinstance(m, LargeKernelGate)]
+
+
+def large_kernels(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every depthwise kernel of every inserted gate (the weights LSKA is about), by state-dict key."""
+    return {
+        f"{name}.{stage}.weight": getattr(gate, stage).weight
+        for name, gate in lska_layers(model)
+        for stage in gate.stage_names[:-1]
+    }
+
+
+def kernel_change(init: dict[str, torch.Tensor], trained: dict[str, torch.Tensor]) -> float:
+    """Relative L2 change of the large kernels from their init, ||w - w0|| / ||w0|| over all of them together:
+    0 for kernels that never moved (e.g. behind a zero 1x1 conv)."""
+    if set(init) != set(trained):
+        raise ValueError("init and trained kernels do not name the same tensors")
+    if not init:
+        raise ValueError("the model has no large kernels")
+    delta = sum(float((trained[k].double() - init[k].double()).pow(2).sum()) for k in init)
+    norm = sum(float(init[k].double().pow(2).sum()) for k in init)
+    return (delta / norm) ** 0.5
 
 
 def save_checkpoint(model: DetectionModel, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:

@@ -87,21 +87,25 @@ def extended_plan() -> list[PlanItem]:
 
 
 def adapters_plan() -> list[PlanItem]:
-    """The adapter regime (``lska_demo.adapter_zoo``): gates trained alone on the frozen control, most
-    important first. The pointwise gate (no spatial kernel) at each point is the regime's fair control;
-    then LSKA at every (k, point) the UI offers; then at k=23 ``sppf`` the seeds and the paper's designs."""
+    """The adapter regime (``lska_demo.adapter_zoo``): gates trained alone on the frozen control, in the order
+    the budget should go. First k=23 ``sppf``: the paper's four designs and the pointwise control (the regime's
+    fair control: the same gate without a spatial kernel), three seeds each, so the design table is paired;
+    then the k sweep at ``sppf`` (three seeds at its ends, k=7 and k=53); then every other (k, point) the UI
+    offers and the pointwise control at each point, one seed."""
 
     def adapter(k: int, point: str, design: str = "lska", seed: int = 0) -> PlanItem:
         spec = VariantSpec(k=k, point=point, nc=NC, design=design)
         return PlanItem(f"{spec.name}-adapter-s{seed}", "adapter", spec, seed, ADAPTER_PARENT)
 
-    plan = [adapter(1, point, "pointwise") for point in INSERTION_POINTS]
-    plan += [adapter(23, point) for point in INSERTION_POINTS]
-    plan += [adapter(k, point) for k in PAPER_KERNEL_SIZES if k != 23 for point in INSERTION_POINTS]
-    plan += [adapter(23, "sppf", "lka", seed) for seed in (0, 1, 2)]
-    plan += [adapter(23, "sppf", seed=seed) for seed in (1, 2)]
-    plan += [adapter(1, "sppf", "pointwise", seed) for seed in (1, 2)]
-    plan += [adapter(23, "sppf", "lska_trivial"), adapter(23, "sppf", "lka_trivial")]
+    designs = ("lska", "lka", "lska_trivial", "lka_trivial")
+    plan = [adapter(23, "sppf", design, seed) for seed in (0, 1, 2) for design in designs]
+    plan += [adapter(1, "sppf", "pointwise", seed) for seed in (0, 1, 2)]
+    sweep = [k for k in PAPER_KERNEL_SIZES if k != 23]
+    plan += [adapter(k, "sppf") for k in sweep]
+    plan += [adapter(k, "sppf", seed=seed) for seed in (1, 2) for k in (sweep[0], sweep[-1])]
+    others = [point for point in INSERTION_POINTS if point != "sppf"]
+    plan += [adapter(1, point, "pointwise") for point in others]
+    plan += [adapter(k, point) for k in (23, *sweep) for point in others]
     return plan
 
 

@@ -11,10 +11,10 @@ from safetensors.torch import load_file
 from lska_demo.adapter_zoo import build_adapters
 from lska_demo.adapters import adapter_key_set, frozen_modules, parent_keys
 from lska_demo.data import BenchmarkConfig, dataset_hash
-from lska_demo.kernels import GATES, LSKA, PointwiseGate
+from lska_demo.kernels import DESIGNS, GATES, LSKA, PointwiseGate
 from lska_demo.safeweights import FORMATS, WeightsError, metadata_of, write
 from lska_demo.train import Recipe
-from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, export_yaml, graft
+from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, export_yaml, graft, kernel_change, large_kernels
 from lska_demo.zoo import (
     Manifest,
     PlanItem,
@@ -90,8 +90,50 @@ def test_lska_parameter_names_and_residual_yaml_unchanged() -> None:
 def test_graft_is_identity_for_every_design(design: str, point: str) -> None:
     parent = _seeded_parent()
     x = torch.rand(1, 3, 64, 64)
-    grafted = graft(parent, VariantSpec(k=DESIGN_K[design], point=point, nc=4, design=design))
-    assert torch.equal(_output(grafted, x), _output(parent, x))
+    spec = VariantSpec(k=DESIGN_K[design], point=point, nc=4, design=design)
+    assert torch.equal(_output(graft(parent, spec, gate_scale=0.0), x), _output(parent, x))
+    near = _output(graft(parent, spec), x)  # the default: near-identity, so the kernels can learn
+    assert torch.allclose(near, _output(parent, x), rtol=0.05, atol=0.05)
+
+
+def _tensors(out: object) -> list[torch.Tensor]:
+    """Every tensor of a model's output, whatever nesting Ultralytics' train mode uses."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    items = out.values() if isinstance(out, dict) else out
+    return [t for item in items for t in _tensors(item)]
+
+
+@pytest.mark.parametrize(
+    ("design", "point"), [(d, "sppf") for d in sorted(DESIGNS)] + [("lska", p) for p in INSERTION_POINTS]
+)
+def test_grafted_kernels_receive_a_gradient_on_the_first_step(design: str, point: str) -> None:
+    parent = _seeded_parent()
+    grafted = graft(parent, VariantSpec(k=DESIGN_K[design], point=point, nc=4, design=design)).train()
+    out = grafted(torch.rand(2, 3, 64, 64))
+    sum(t.square().sum() for t in _tensors(out)).backward()
+    kernels = large_kernels(grafted)
+    assert kernels
+    for key, weight in kernels.items():
+        assert weight.grad is not None and weight.grad.abs().max() > 0, f"{key} gets no gradient"
+
+
+def test_a_zero_gate_blocks_the_kernels_gradient() -> None:
+    """Why the graft is near-identity, not exact: behind a zero 1x1 conv the kernels never learn."""
+    parent = _seeded_parent()
+    grafted = graft(parent, VariantSpec(k=23, point="sppf", nc=4), gate_scale=0.0).train()
+    out = grafted(torch.rand(2, 3, 64, 64))
+    sum(t.square().sum() for t in _tensors(out)).backward()
+    assert all(w.grad is None or w.grad.abs().max() == 0 for w in large_kernels(grafted).values())
+
+
+def test_kernel_change_is_relative_l2_from_init() -> None:
+    init = {"a": torch.ones(2, 1, 1, 3), "b": torch.zeros(2, 1, 3, 1)}
+    assert kernel_change(init, init) == 0.0
+    moved = {"a": torch.ones(2, 1, 1, 3) * 1.1, "b": torch.zeros(2, 1, 3, 1)}
+    assert kernel_change(init, moved) == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        kernel_change(init, {"a": init["a"]})
 
 
 def adapter_keys(spec: VariantSpec) -> list[str]:

@@ -1,6 +1,6 @@
 """LSKA Lens web app: ``python app.py [--host 127.0.0.1] [--port 7860] [--weights my.pt]``.
 
-Thin on purpose: the UI lives in ``lska_demo.ui`` and everything behind it in ``lska_demo.service``.
+Thin on purpose: the UI lives in ``lska_demo.ui`` and everything behind it in ``lska_demo.app.service``.
 Models are built or loaded on first use, so the page is served within seconds.
 """
 
@@ -16,9 +16,9 @@ import threading
 from pathlib import Path
 
 import lska_demo  # noqa: F401  (offline runtime before Gradio, Ultralytics or torch start)
-from lska_demo.guard import GuardSettings
-from lska_demo.images import MAX_FILE_BYTES
-from lska_demo.runtime import ASSETS_DIR, CACHE_DIR, WEIGHTS_DIR
+from lska_demo.app.guard import GuardSettings
+from lska_demo.benchmark.images import MAX_FILE_BYTES
+from lska_demo.core.runtime import ASSETS_DIR, CACHE_DIR, WEIGHTS_DIR
 
 CONCURRENCY = 2
 
@@ -78,7 +78,7 @@ def _alive(pid: int) -> bool:
 
 
 def private_temp_dir() -> Path:
-    """A temporary folder of this server only, inside GRADIO_TEMP_DIR (set by lska_demo.runtime), for uploads,
+    """A temporary folder of this server only, inside GRADIO_TEMP_DIR (set by lska_demo.core.runtime), for uploads,
     outputs and example copies; Gradio must not be imported yet, it reads the variable at import.
 
     One folder per process, so that stopping one server removes exactly its files and never another's;
@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from lska_demo.fairness import queue_kwargs
-    from lska_demo.guard import serve
-    from lska_demo.service import ServiceOptions, warm_up
+    from lska_demo.app.fairness import queue_kwargs
+    from lska_demo.app.guard import serve
+    from lska_demo.app.service import ServiceOptions, warm_up
     from lska_demo.ui import CSS, THEME, build_ui
 
     options = ServiceOptions(
@@ -115,10 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_ui(options)
     warming = threading.Thread(target=warm_up, name="warm-up", daemon=True)  # off the start-up path
     warming.start()
-    demo.queue(**queue_kwargs())  # heavy and light pools, a bounded queue (lska_demo.fairness)
+    demo.queue(**queue_kwargs())  # heavy and light pools, a bounded queue (lska_demo.app.fairness)
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C, or SIGTERM re-raised by uvicorn: a normal stop
-            serve(  # behind lska_demo.guard: refused dev routes, capped bodies and uploads, per-client limits
+            serve(  # behind lska_demo.app.guard: refused dev routes, capped bodies and uploads, per-client limits
                 demo,
                 args.host,
                 args.port,

@@ -4,11 +4,12 @@ Importing the package sets up an offline runtime and registers the LSKA modules 
 YAML model builder, so ``LSKA``, ``LSKABlock`` and ``C2fLSKA`` rows work in any model YAML.
 """
 
-from lska_demo.runtime import configure_environment
+from lska_demo.core.runtime import configure_environment
 
 configure_environment()
 
-from lska_demo.kernels import (  # noqa: E402
+from lska_demo.core.runtime import configure_ultralytics  # noqa: E402
+from lska_demo.model.kernels import (  # noqa: E402
     DESIGNS,
     LKA,
     LSKA,
@@ -19,8 +20,7 @@ from lska_demo.kernels import (  # noqa: E402
     equivalent_kernel,
     kernel_spec,
 )
-from lska_demo.runtime import configure_ultralytics  # noqa: E402
-from lska_demo.yolo import (  # noqa: E402
+from lska_demo.model.yolo import (  # noqa: E402
     INSERTION_POINTS,
     C2fLSKA,
     VariantSpec,

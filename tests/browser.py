@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from lska_demo.runtime import CACHE_DIR
+from lska_demo.core.runtime import CACHE_DIR
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

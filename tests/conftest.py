@@ -9,13 +9,13 @@ import torch
 from browser import app_page, browser  # noqa: F401  (the browser harness's fixtures, for every test module)
 
 import lska_demo  # noqa: F401
-from lska_demo.service import DemoService, ServiceOptions, benchmark_images
+from lska_demo.app.service import DemoService, ServiceOptions, benchmark_images
 
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny copy of the shape-vs-texture benchmark (12 train, 4 val, 4 test images at 64 px)."""
-    from lska_demo.data import BenchmarkConfig, generate
+    from lska_demo.benchmark.data import BenchmarkConfig, generate
 
     root = tmp_path_factory.mktemp("benchmark")
     return generate(root, BenchmarkConfig(seed=3, imgsz=64, train=12, val=4, test=4, min_size=0.3))
@@ -32,9 +32,9 @@ def make_fake_zoo(folder: Path, specs: list) -> Path:
 
     import torch
 
-    from lska_demo.safeweights import write
-    from lska_demo.yolo import build_model, save_checkpoint
-    from lska_demo.zoo import Manifest, sha256_of
+    from lska_demo.core.safeweights import write
+    from lska_demo.model.yolo import build_model, save_checkpoint
+    from lska_demo.zoo.manifest import Manifest, sha256_of
 
     manifest = Manifest(benchmark={"classes": ["circle", "triangle", "square", "hexagon"]})
     for i, spec in enumerate(specs):
@@ -66,7 +66,7 @@ def make_fake_zoo(folder: Path, specs: list) -> Path:
 @pytest.fixture(scope="session")
 def fake_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The control, LSKA k=23 at sppf and k=53 at neck (4 classes), as the zoo would ship them."""
-    from lska_demo.yolo import VariantSpec
+    from lska_demo.model.yolo import VariantSpec
 
     specs = [VariantSpec(nc=4), VariantSpec(k=23, point="sppf", nc=4), VariantSpec(k=53, point="neck", nc=4)]
     return make_fake_zoo(tmp_path_factory.mktemp("weights"), specs)
@@ -75,7 +75,7 @@ def fake_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def app_url(fake_zoo: Path, tmp_path_factory: pytest.TempPathFactory):
     """``python app.py`` on a free loopback port, serving the fake zoo; stopped after the session."""
-    from lska_demo.launch import start_app, stop_app
+    from lska_demo.app.launch import start_app, stop_app
 
     log = tmp_path_factory.mktemp("app") / "app.log"
     with open(log, "wb") as out:

@@ -24,9 +24,9 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 from conftest import make_fake_zoo
-from lska_demo.launch import start_app, stop_app
-from lska_demo.runtime import PROJECT_ROOT
-from lska_demo.yolo import VariantSpec
+from lska_demo.app.launch import start_app, stop_app
+from lska_demo.core.runtime import PROJECT_ROOT
+from lska_demo.model.yolo import VariantSpec
 
 STORAGE_CAP_MB = 20
 FLOOD = 20  # /erf requests one visitor sends at once (the issue sent 100)

@@ -8,25 +8,25 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lska_demo.adapter_zoo import build_adapters
-from lska_demo.adapters import adapter_key_set, frozen_modules, parent_keys
-from lska_demo.data import BenchmarkConfig, dataset_hash
-from lska_demo.kernels import DESIGNS, GATES, LSKA, PointwiseGate
-from lska_demo.safeweights import FORMATS, WeightsError, metadata_of, write
-from lska_demo.train import Recipe
-from lska_demo.yolo import INSERTION_POINTS, VariantSpec, build_model, export_yaml, graft, kernel_change, large_kernels
-from lska_demo.zoo import (
-    Manifest,
-    PlanItem,
-    ZooError,
-    adapters_plan,
-    attach_adapter,
-    build_zoo,
-    load_checkpoint_model,
-    load_entry,
-    sha256_of,
-    ship_adapter,
+from lska_demo.benchmark.data import BenchmarkConfig, dataset_hash
+from lska_demo.core.safeweights import FORMATS, WeightsError, metadata_of, write
+from lska_demo.model.kernels import DESIGNS, GATES, LSKA, PointwiseGate
+from lska_demo.model.yolo import (
+    INSERTION_POINTS,
+    VariantSpec,
+    build_model,
+    export_yaml,
+    graft,
+    kernel_change,
+    large_kernels,
 )
+from lska_demo.train.trainer import Recipe
+from lska_demo.zoo.adapters import adapter_key_set, attach_adapter, frozen_modules, parent_keys, ship_adapter
+from lska_demo.zoo.build import build_zoo
+from lska_demo.zoo.build_adapters import build_adapters
+from lska_demo.zoo.load import load_checkpoint_model, load_entry
+from lska_demo.zoo.manifest import Manifest, ZooError, sha256_of
+from lska_demo.zoo.plan import PlanItem, adapters_plan
 
 DESIGN_K = {"pointwise": 1, "lska": 7, "lka": 7, "lska_trivial": 7, "lka_trivial": 7}
 

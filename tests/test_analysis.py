@@ -23,8 +23,8 @@ from lska_demo.analysis.cost import (
 )
 from lska_demo.analysis.erf import ERF, area_ratios, compare_erf, erf_layers, model_erf, module_erf
 from lska_demo.analysis.kernel_views import equivalent_kernels, rank1, weights_vs_k
-from lska_demo.kernels import LSKA, PAPER_KERNEL_SIZES
-from lska_demo.yolo import VariantSpec, build_model, lska_layers
+from lska_demo.model.kernels import LSKA, PAPER_KERNEL_SIZES
+from lska_demo.model.yolo import VariantSpec, build_model, lska_layers
 
 # GUIDE §1: spatial weights per channel of the four designs (LKA-trivial k*k, LSKA-trivial 2k, LKA a*a + K*K,
 # LSKA 2a + 2K), typed in from the table rather than recomputed by the code under test.
@@ -315,8 +315,8 @@ def test_equivalent_kernels_separable_designs_are_rank1() -> None:
 
 
 def test_plots_return_rgb_images() -> None:
-    from lska_demo import plots
     from lska_demo.analysis.attention import CAM
+    from lska_demo.present import plots
 
     def erf(seed: int) -> ERF:
         contribution = np.random.default_rng(seed).random((16, 16))
@@ -393,7 +393,7 @@ def test_cli_attention(capsys: pytest.CaptureFixture[str], tmp_path: object) -> 
 
 
 def test_gate_effect_is_zero_for_a_fresh_graft_and_positive_once_the_gate_moves(baseline: nn.Module) -> None:
-    from lska_demo.yolo import graft
+    from lska_demo.model.yolo import graft
 
     images = [np.random.default_rng(1).integers(0, 256, (96, 128, 3), dtype=np.uint8)]
     grafted = graft(baseline, VariantSpec(k=23, point="neck")).eval()

@@ -15,7 +15,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from corpus import _png_bomb, make_corpus
-from lska_demo.runtime import ASSETS_DIR
+from lska_demo.core.runtime import ASSETS_DIR
 
 API_NAMES = {"compare", "erf", "attention", "cost", "teach", "export", "transfer", "onnx", "zoo", "diagram"}
 EXAMPLE = ASSETS_DIR / "benchmark-test-00001.jpg"

@@ -1,17 +1,41 @@
-"""The shape of the package: imports run one way (ui -> service -> sources, engine; cli -> service or engine),
-and the front rooms stay small. Every import counts, including those inside functions."""
+"""The shape of the package: layered subpackages whose imports run one way, no import cycle, small front rooms.
+
+Every import counts, including those inside functions and ``from lska_demo import x``.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from lska_demo.runtime import PROJECT_ROOT
+from lska_demo.core.runtime import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "lska_demo"
 MAX_FUNCTION_LINES = 80
+MAX_SERVICE_LINES = 300
+MAX_TOP_LEVEL_MODULES = 12
+
+# The layers, lowest first. A subpackage may import its own modules and any subpackage of a lower layer;
+# never one of its own layer or above.
+LAYERS: list[tuple[str, ...]] = [
+    ("core",),  # runtime, provenance, statistics, safetensors, the model cache
+    ("model", "benchmark"),  # the LSKA family and YOLO graft; the benchmark data and untrusted images
+    ("analysis",),  # the pure engine: cost, ERF, attention, kernels, detection
+    ("train", "present"),  # Ultralytics' trainer; figures, drawings, explanations, the Teach tab's views
+    ("zoo",),  # plans, manifest, verified loading, building, adapters, reports
+    ("experiment",),  # the paired experiment on a user's data
+    ("deploy",),  # ONNX export, the export box, weight transfer
+    ("app",),  # the services per tab, sources, inputs, fairness, guard, launch
+    ("ui", "cli"),  # the front ends
+]
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+# The package's own entry points: ``import lska_demo`` registers the modules, ``python -m lska_demo`` is the CLI.
+ENTRY_POINTS = {"lska_demo": {"core", "model"}, "lska_demo.__main__": {"cli"}}
+# What the UI may import besides the services: the names of choices, and the runtime's folders.
+UI_ALLOWED = ("lska_demo.ui", "lska_demo.app", "lska_demo.model.vocabulary", "lska_demo.core.runtime")
 
 
 def _module_name(path: Path) -> str:
@@ -20,67 +44,86 @@ def _module_name(path: Path) -> str:
 
 
 def _imports(path: Path) -> set[str]:
-    """Every lska_demo module ``path`` imports, at the top or inside a function; ``from lska_demo import
-    plots`` counts as ``lska_demo.plots``."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names if node.module == "lska_demo"}
-    return {name for name in found if name == "lska_demo" or name.startswith("lska_demo.")}
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in found if name.startswith("lska_demo.")}
 
 
 MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
-IMPORTS = {name: _imports(path) for name, path in MODULES.items()}
+IMPORTS = {name: {m for m in _imports(path) if m in MODULES} for name, path in MODULES.items()}
+
+
+def _subpackage(module: str) -> str:
+    return module.split(".")[1]
 
 
 def _within(name: str, *prefixes: str) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
+def test_every_subpackage_has_a_layer() -> None:
+    subpackages = {_subpackage(m) for m in MODULES if m not in ENTRY_POINTS and m.count(".") >= 1}
+    assert subpackages == set(RANK), f"layers missing or stale: {sorted(subpackages ^ set(RANK))}"
+
+
 def test_the_scan_sees_imports_inside_functions() -> None:
-    assert "lska_demo.analysis.erf" in IMPORTS["lska_demo.service"]  # imported lazily inside DemoService.erf
-    assert "lska_demo.plots" in IMPORTS["lska_demo.service"]  # as ``from lska_demo import plots``
+    assert "lska_demo.analysis.erf" in IMPORTS["lska_demo.app.erf"]  # imported lazily inside ErfService.run
 
 
-@pytest.mark.parametrize("module", [m for m in MODULES if _within(m, "lska_demo.kernels", "lska_demo.yolo")])
-def test_the_model_layer_imports_no_front_end(module: str) -> None:
-    above = {m for m in IMPORTS[module] if _within(m, "lska_demo.service", "lska_demo.ui", "lska_demo.cli")}
-    assert not above, f"{module} imports {sorted(above)}"
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_run_down_the_layers(module: str) -> None:
+    if module in ENTRY_POINTS:
+        bad = {m for m in IMPORTS[module] if _subpackage(m) not in ENTRY_POINTS[module]}
+    else:
+        own = _subpackage(module)
+        bad = {m for m in IMPORTS[module] if _subpackage(m) != own and RANK[_subpackage(m)] >= RANK[own]}
+    assert not bad, f"{module} imports {sorted(bad)} (not below its layer)"
 
 
-@pytest.mark.parametrize("module", [m for m in MODULES if _within(m, "lska_demo.analysis")])
-def test_the_analysis_engine_imports_nothing_above_it(module: str) -> None:
-    allowed = ("lska_demo.analysis", "lska_demo.kernels", "lska_demo.yolo", "lska_demo.images", "lska_demo.vocabulary")
-    above = {m for m in IMPORTS[module] if not _within(m, *allowed)}
-    assert not above, f"{module} imports {sorted(above)}"
+def test_no_import_cycle() -> None:
+    """Depth-first search over the module graph; a back edge is a cycle."""
+    graph = defaultdict(set, {m: {i for i in IMPORTS[m] if i != m} for m in MODULES})
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for module in sorted(MODULES):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, cycles[:3]
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if _within(m, "lska_demo.ui")])
-def test_the_ui_reaches_the_engine_only_through_the_service(module: str) -> None:
-    # fairness: how events are scheduled (Gradio pools, per-client heavy limit), a UI concern of its own
-    allowed = ("lska_demo.ui", "lska_demo.service", "lska_demo.vocabulary", "lska_demo.runtime", "lska_demo.fairness")
-    below = {m for m in IMPORTS[module] if not _within(m, *allowed)}
+def test_the_ui_reaches_the_engine_only_through_the_services(module: str) -> None:
+    below = {m for m in IMPORTS[module] if not _within(m, *UI_ALLOWED)}
     assert not below, f"{module} imports {sorted(below)}"
 
 
-@pytest.mark.parametrize("module", [m for m in MODULES if not _within(m, "lska_demo.ui", "lska_demo.cli")])
-def test_nothing_below_the_front_ends_imports_them(module: str) -> None:
-    front = {m for m in IMPORTS[module] if _within(m, "lska_demo.ui", "lska_demo.cli")}
-    if module == "lska_demo.__main__":  # ``python -m lska_demo`` is the CLI's entry point
-        front -= {"lska_demo.cli.main"}
-    assert not front, f"{module} imports {sorted(front)}"
+def test_few_top_level_modules() -> None:
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, top
 
 
-@pytest.mark.parametrize("module", ["lska_demo.sources", "lska_demo.inputs", "lska_demo.vocabulary"])
-def test_the_services_parts_do_not_import_the_service(module: str) -> None:
-    assert not {m for m in IMPORTS[module] if _within(m, "lska_demo.service")}
+@pytest.mark.parametrize("path", sorted((PACKAGE / "app").glob("*.py")), ids=lambda p: p.name)
+def test_no_app_module_is_over_300_lines(path: Path) -> None:
+    assert len(path.read_text().splitlines()) <= MAX_SERVICE_LINES
 
 
 def _front_room_files() -> list[Path]:
-    return [*sorted((PACKAGE / "ui").glob("*.py")), *(PACKAGE / f for f in ("service.py", "sources.py", "inputs.py"))]
+    return [*sorted((PACKAGE / "ui").glob("*.py")), *sorted((PACKAGE / "app").glob("*.py"))]
 
 
 @pytest.mark.parametrize("path", _front_room_files(), ids=lambda p: str(p.relative_to(PACKAGE)))

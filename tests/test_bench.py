@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lska_demo import bench
-from lska_demo.bench import END, MIN_ROUNDS, START, Check, Rounds, _interleaved, spread_of
+from lska_demo.app import bench
+from lska_demo.app.bench import END, MIN_ROUNDS, START, Check, Rounds, _interleaved, spread_of
 from lska_demo.cli.results import _bench
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lska_demo.bench import SECTIONS, bench_onnx
+from lska_demo.app.bench import SECTIONS, bench_onnx
 
 
 def test_onnx_rows_are_per_round_ratios_with_their_spread() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from browser import has_horizontal_overflow, requires_chromium, screenshot, tabs_behind_overflow_menu
 
-from lska_demo.runtime import ASSETS_DIR, PROJECT_ROOT
+from lska_demo.core.runtime import ASSETS_DIR, PROJECT_ROOT
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 

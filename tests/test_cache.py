@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lska_demo.cache import ModelCache
+from lska_demo.core.cache import ModelCache
 
 
 def test_cache_is_bounded_and_least_recently_used() -> None:

@@ -11,10 +11,10 @@ import pytest
 from torch import nn
 
 from lska_demo.analysis.attention import FLAT_TOLERANCE, class_activation_map
-from lska_demo.images import load_image
-from lska_demo.runtime import ASSETS_DIR
-from lska_demo.yolo import VariantSpec
-from lska_demo.zoo import load_zoo_model
+from lska_demo.benchmark.images import load_image
+from lska_demo.core.runtime import ASSETS_DIR
+from lska_demo.model.yolo import VariantSpec
+from lska_demo.zoo.load import load_zoo_model
 
 SPECS = {"baseline": VariantSpec(nc=4), "lska23-sppf": VariantSpec(k=23, point="sppf", nc=4)}
 IMGSZ = 256  # the zoo's training size

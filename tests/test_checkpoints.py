@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from lska_demo.checkpoints import lska_classes, supported
-from lska_demo.kernels import LSKA, KernelSpec
-from lska_demo.yolo import C2fLSKA, VariantSpec, build_model, save_checkpoint
-from lska_demo.zoo import ZooError, load_checkpoint_model
+from lska_demo.model.checkpoints import lska_classes, supported
+from lska_demo.model.kernels import LSKA, KernelSpec
+from lska_demo.model.yolo import C2fLSKA, VariantSpec, build_model, save_checkpoint
+from lska_demo.zoo.load import load_checkpoint_model
+from lska_demo.zoo.manifest import ZooError
 
 pytestmark = pytest.mark.skipif(not supported(), reason="weights_only loading needs torch 2.6+")
 
@@ -39,7 +40,7 @@ def test_the_apps_lska_checkpoint_loads_and_predicts_the_same(tmp_path: Path) ->
 def test_the_safe_globals_are_the_apps_own_classes() -> None:
     classes = set(lska_classes())
     assert {LSKA, KernelSpec, C2fLSKA, VariantSpec} <= classes
-    assert all(c.__module__ in ("lska_demo.kernels", "lska_demo.yolo") for c in classes)
+    assert all(c.__module__ in ("lska_demo.model.kernels", "lska_demo.model.yolo") for c in classes)
 
 
 def test_a_pickle_that_runs_code_is_refused_and_nothing_runs(tmp_path: Path) -> None:

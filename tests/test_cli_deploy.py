@@ -10,14 +10,17 @@ from typing import Any
 import pytest
 import torch
 
-from lska_demo import experiment, export_onnx
 from lska_demo.cli.main import build_parser, main
-from lska_demo.export_onnx import DEFAULT_TOLERANCE, ExportResult, Parity
-from lska_demo.model_ref import as_checkpoint, load_model, zoo_ids
-from lska_demo.runtime import WEIGHTS_DIR
-from lska_demo.transfer import check_spec
-from lska_demo.yolo import VariantSpec, lska_layers
-from lska_demo.zoo import NC, Manifest, ZooError, load_checkpoint_model, load_entry
+from lska_demo.core.runtime import WEIGHTS_DIR
+from lska_demo.deploy import onnx as export_onnx
+from lska_demo.deploy.onnx import DEFAULT_TOLERANCE, ExportResult, Parity
+from lska_demo.deploy.transfer import check_spec
+from lska_demo.experiment import paired as experiment
+from lska_demo.model.yolo import VariantSpec, lska_layers
+from lska_demo.zoo.load import load_checkpoint_model, load_entry
+from lska_demo.zoo.manifest import Manifest, ZooError
+from lska_demo.zoo.plan import NC
+from lska_demo.zoo.ref import as_checkpoint, load_model, zoo_ids
 
 ZOO_LSKA = "yolov8n-lska23-sppf-s0"
 

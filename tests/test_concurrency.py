@@ -15,8 +15,8 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from conftest import make_fake_zoo
-from lska_demo.launch import peak_rss_gb, start_app, stop_app
-from lska_demo.yolo import VariantSpec
+from lska_demo.app.launch import peak_rss_gb, start_app, stop_app
+from lska_demo.model.yolo import VariantSpec
 
 CLIENTS, REQUESTS = 16, 5
 MAX_CACHE = 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lska_demo.data import CLASS_NAMES, BenchmarkConfig, dataset_hash, generate, render_image
+from lska_demo.benchmark.data import CLASS_NAMES, BenchmarkConfig, dataset_hash, generate, render_image
 
 CONFIG = BenchmarkConfig(seed=11, imgsz=128)
 

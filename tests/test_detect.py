@@ -6,10 +6,10 @@ import threading
 
 import numpy as np
 
-from lska_demo.detect import detect
-from lska_demo.render import draw_detections
-from lska_demo.service import benchmark_images
-from lska_demo.yolo import VariantSpec, build_model
+from lska_demo.app.service import benchmark_images
+from lska_demo.analysis.detect import detect
+from lska_demo.model.yolo import VariantSpec, build_model
+from lska_demo.present.draw import draw_detections
 
 
 def test_detect_boxes_are_well_formed_and_inside_the_image() -> None:

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lska_demo.data import BenchmarkConfig, render_image
-from lska_demo.domain import domain_note
-from lska_demo.domain_eval import as_jpeg, shipped_photos
-from lska_demo.images import load_image
-from lska_demo.runtime import ASSETS_DIR
+from lska_demo.benchmark.data import BenchmarkConfig, render_image
+from lska_demo.benchmark.domain import domain_note
+from lska_demo.benchmark.domain_eval import as_jpeg, shipped_photos
+from lska_demo.benchmark.images import load_image
+from lska_demo.core.runtime import ASSETS_DIR
 
 PHOTOS = {path.name: path for path in shipped_photos()}
 
@@ -62,7 +62,7 @@ def test_a_flat_grey_square_is_not_a_benchmark_image() -> None:
 
 
 def test_the_same_picture_is_judged_once_and_a_changed_one_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lska_demo import domain
+    from lska_demo.benchmark import domain
 
     calls: list[tuple[int, ...]] = []
     measure = domain.image_statistics

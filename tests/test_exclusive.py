@@ -7,7 +7,7 @@ import threading
 
 from lska_demo.analysis.cost import model_cost
 from lska_demo.analysis.erf import module_erf
-from lska_demo.yolo import VariantSpec, build_model
+from lska_demo.model.yolo import VariantSpec, build_model
 
 ROUNDS = 12
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 from scipy import stats
 
-from lska_demo import experiment
-from lska_demo.experiment import ExperimentError
-from lska_demo.stats import compare_paired
-from lska_demo.train import Recipe, TrainResult, evaluate
-from lska_demo.yolo import VariantSpec, build_model, lska_layers, save_checkpoint
-from lska_demo.zoo import load_checkpoint_model
+from lska_demo.core.stats import compare_paired
+from lska_demo.experiment import paired as experiment
+from lska_demo.experiment.paired import ExperimentError
+from lska_demo.model.yolo import VariantSpec, build_model, lska_layers, save_checkpoint
+from lska_demo.train.trainer import Recipe, TrainResult, evaluate
+from lska_demo.zoo.load import load_checkpoint_model
 
 TINY = Recipe(epochs=1, imgsz=64, batch=4, workers=0)
 
@@ -28,7 +28,7 @@ def test_paired_statistics_are_the_zoo_reports() -> None:
     assert s["p_value"] == pytest.approx(stats.ttest_rel(variant, control).pvalue)
     assert (s["n"], s["higher"], s["lower"]) == (4, 4, 0) and s["verdict"].startswith("higher, significant")
     assert experiment.paired([0.5, 0.6], [0.6, 0.5], [0, 1])["verdict"] == "mixed on two seeds, too few seeds to tell"
-    assert not hasattr(experiment, "paired_summary")  # one implementation of the statistics: lska_demo.stats
+    assert not hasattr(experiment, "paired_summary")  # one implementation of the statistics: lska_demo.core.stats
 
 
 def test_experiment_end_to_end_from_a_base(tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,9 +99,9 @@ def test_bad_inputs_are_explained(tiny_data: Path, tmp_path: Path) -> None:
 
 
 def test_a_rerun_of_the_zoos_experiment_is_put_beside_the_zoos_runs(tiny_data: Path, tmp_path: Path) -> None:
-    from lska_demo.data import dataset_hash
-    from lska_demo.zoo import Manifest
-    from lska_demo.zoo_match import zoo_counterparts
+    from lska_demo.benchmark.data import dataset_hash
+    from lska_demo.zoo.manifest import Manifest
+    from lska_demo.zoo.match import zoo_counterparts
 
     recipe, spec = TINY.overrides(), VariantSpec(k=23, point="sppf", nc=4)
     zoo_metrics = {"control": {"mAP50": 0.7, "mAP50-95": 0.5}, "lska": {"mAP50": 0.72, "mAP50-95": 0.52}}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from lska_demo.export_box import TRANSFER_IMGSZ, UNTRAINED_IMGSZ
-from lska_demo.fairness import ENDPOINTS, Group
-from lska_demo.service import DemoService
-from lska_demo.transfer import check_spec, render
-from lska_demo.yolo import VariantSpec
+from lska_demo.app.fairness import ENDPOINTS, Group
+from lska_demo.app.service import DemoService
+from lska_demo.deploy.export_box import TRANSFER_IMGSZ, UNTRAINED_IMGSZ
+from lska_demo.deploy.transfer import check_spec, render
+from lska_demo.model.yolo import VariantSpec
 
 
 def test_transfer_check_is_the_engines_summary_of_the_exported_yaml(service: DemoService) -> None:

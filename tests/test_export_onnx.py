@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from lska_demo.export_onnx import DEFAULT_TOLERANCE, ExportError, export_and_check, latency
-from lska_demo.yolo import VariantSpec, build_model, lska_layers
-from lska_demo.zoo import load_checkpoint_model
+from lska_demo.deploy.onnx import DEFAULT_TOLERANCE, ExportError, export_and_check, latency
+from lska_demo.model.yolo import VariantSpec, build_model, lska_layers
+from lska_demo.zoo.load import load_checkpoint_model
 
 
 def test_exported_lska_variant_matches_pytorch_in_onnxruntime(tmp_path: Path) -> None:

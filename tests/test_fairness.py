@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-from lska_demo import fairness
-from lska_demo.fairness import BusyError, HeavyLedger, click_kwargs, guarded
+from lska_demo.app import fairness
+from lska_demo.app.fairness import BusyError, HeavyLedger, click_kwargs, guarded
 
 
 def test_every_issue_endpoint_is_registered_in_its_group() -> None:
@@ -101,7 +101,7 @@ def test_handler_with_its_own_request_keeps_it() -> None:
 def test_freed_memory_is_handed_back_once_the_server_is_idle() -> None:
     import time
 
-    from lska_demo.fairness import IdleTrim
+    from lska_demo.app.fairness import IdleTrim
 
     trims: list[float] = []
     idle = IdleTrim(delay=0.2, release=lambda: trims.append(time.monotonic()))

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lska_demo import fairness
-from lska_demo.guard import TEMP_ALIAS, GuardSettings, build_app, uvicorn_config
-from lska_demo.runtime import PROJECT_ROOT
+from lska_demo.app import fairness
+from lska_demo.app.guard import TEMP_ALIAS, GuardSettings, build_app, uvicorn_config
+from lska_demo.core.runtime import PROJECT_ROOT
 
 PORT = 7881
 HEAVY_S = 1.5

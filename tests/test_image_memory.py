@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from lska_demo.runtime import PROJECT_ROOT
+from lska_demo.core.runtime import PROJECT_ROOT
 
 BOUND_MB = 150
 AFTER_MB = 50
@@ -20,7 +20,7 @@ AFTER_MB = 50
 PROBE = """
 import json, sys
 from pathlib import Path
-from lska_demo.images import ImageError, load_image
+from lska_demo.benchmark.images import ImageError, load_image
 
 def rss(field):
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -94,7 +94,7 @@ def test_decode_memory_is_bounded(hostile: dict[str, Path], name: str, accepted:
 
 
 def test_wide_images_keep_their_contrast_after_downscaling(hostile: dict[str, Path]) -> None:
-    from lska_demo.images import load_image
+    from lska_demo.benchmark.images import load_image
 
     image = load_image(hostile["float-12mp.tif"])
     assert max(image.shape[:2]) == 1280 and image.min() == 0 and image.max() == 255

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from corpus import ERROR, OK, make_corpus
-from lska_demo.images import MAX_SIDE, ImageError, letterbox, load_image
+from lska_demo.benchmark.images import MAX_SIDE, ImageError, letterbox, load_image
 
 CORPUS_NAMES = [
     "rgb.jpg", "gray.png", "rgba.png", "palette.png", "cmyk.jpg", "gray16.png", "animated.gif", "multipage.tiff",
@@ -75,7 +75,7 @@ def test_letterbox_keeps_aspect_and_pads_grey() -> None:
 def test_only_a_large_decode_trims_the_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
 
-    from lska_demo import images
+    from lska_demo.benchmark import images
 
     trims: list[int] = []
     monkeypatch.setattr(images, "release_memory", lambda: trims.append(1))

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from lska_demo.analysis.attention import class_activation_map
-from lska_demo.inputs import (
+from lska_demo.app.inputs import (
     InputError,
     check_block,
     check_choice,
@@ -21,9 +21,9 @@ from lska_demo.inputs import (
     check_scale,
     require_image,
 )
-from lska_demo.kernels import BLOCKS
-from lska_demo.vocabulary import BLOCK_LABELS, CAM_METHODS, POINT_LABELS, choices, described
-from lska_demo.yolo import INSERTION_POINTS, SCALES
+from lska_demo.model.kernels import BLOCKS
+from lska_demo.model.vocabulary import BLOCK_LABELS, CAM_METHODS, POINT_LABELS, choices, described
+from lska_demo.model.yolo import INSERTION_POINTS, SCALES
 
 
 @pytest.mark.parametrize("k", [23, 23.0])

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lska_demo.kernels import (
+from lska_demo.model.kernels import (
     DESIGNS,
     LKA,
     LSKA,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from ultralytics.utils import ASSETS
 
-from lska_demo.images import load_image
-from lska_demo.runtime import ASSETS_DIR
-from lska_demo.service import PRETRAINED, ZOO, DemoService, ServiceOptions
+from lska_demo.app.service import PRETRAINED, ZOO, DemoService, ServiceOptions
+from lska_demo.benchmark.images import load_image
+from lska_demo.core.runtime import ASSETS_DIR
 
 BUS = Path(ASSETS) / "bus.jpg"
 BENCHMARK = ASSETS_DIR / "benchmark-test-00001.jpg"

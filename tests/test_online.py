@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lska_demo.online import PRETRAINED, SourceAvailability, can_reach, pretrained_availability
-from lska_demo.runtime import PROJECT_ROOT
+from lska_demo.app.online import PRETRAINED, SourceAvailability, can_reach, pretrained_availability
+from lska_demo.core.runtime import PROJECT_ROOT
 
 OPERATOR_WORDS = ("/", "YOLO_", "SPACE_ID", "OFFLINE", ".pt", "weights", "folder")
 
@@ -74,6 +74,6 @@ def test_downloads_are_allowed_by_default_only_on_a_space(space: str | None, exp
     env = {k: v for k, v in os.environ.items() if k not in ("YOLO_OFFLINE", "SPACE_ID")}
     if space:
         env["SPACE_ID"] = space
-    code = "import os, lska_demo.runtime as r; r.configure_environment(); print(os.environ['YOLO_OFFLINE'])"
+    code = "import os, lska_demo.core.runtime as r; r.configure_environment(); print(os.environ['YOLO_OFFLINE'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert out.stdout.strip() == expected, out.stderr[-2000:]

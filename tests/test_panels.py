@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lska_demo import explain, plots
 from lska_demo.analysis.erf import ERF
-from lska_demo.describe import layer_labels, stage_title
-from lska_demo.service import ZOO, DemoService
+from lska_demo.app.service import ZOO, DemoService
+from lska_demo.model.describe import layer_labels, stage_title
+from lska_demo.model.yolo import VariantSpec, build_model, lska_layers
+from lska_demo.present import explain, plots
 from lska_demo.ui.attention import show_captions
-from lska_demo.yolo import VariantSpec, build_model, lska_layers
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

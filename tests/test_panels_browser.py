@@ -7,7 +7,7 @@ from typing import Any
 
 from browser import has_horizontal_overflow, requires_chromium, screenshot
 
-from lska_demo.runtime import ASSETS_DIR
+from lska_demo.core.runtime import ASSETS_DIR
 
 pytestmark = requires_chromium
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lska_demo.render import yolo_diagram
-from lska_demo.yolo import INSERTION_POINTS
+from lska_demo.model.yolo import INSERTION_POINTS
+from lska_demo.present.draw import yolo_diagram
 
 
 @pytest.mark.parametrize("point", list(INSERTION_POINTS))

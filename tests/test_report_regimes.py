@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from lska_demo.report import design_markdown, design_rows, verdict_rows
-from lska_demo.yolo import VariantSpec
-from lska_demo.zoo import Manifest
+from lska_demo.model.yolo import VariantSpec
+from lska_demo.zoo.manifest import Manifest
+from lska_demo.zoo.report import design_markdown, design_rows, verdict_rows
 
 POINTWISE = {0: 0.600, 1: 0.610, 2: 0.590}
 

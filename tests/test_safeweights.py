@@ -13,21 +13,14 @@ import pytest
 import torch
 
 from conftest import make_fake_zoo
-from lska_demo.convert import ship_full
-from lska_demo.kernels import LSKA as LSKA_MODULE
-from lska_demo.runtime import WEIGHTS_DIR
-from lska_demo.safeweights import FORMATS, write
-from lska_demo.yolo import VariantSpec, build_model, graft, save_checkpoint
-from lska_demo.zoo import (
-    Manifest,
-    ZooError,
-    adapter_keys,
-    load_checkpoint_model,
-    load_entry,
-    load_zoo_model,
-    sha256_of,
-    ship_adapter,
-)
+from lska_demo.core.runtime import WEIGHTS_DIR
+from lska_demo.core.safeweights import FORMATS, write
+from lska_demo.model.kernels import LSKA as LSKA_MODULE
+from lska_demo.model.yolo import VariantSpec, build_model, graft, save_checkpoint
+from lska_demo.zoo.adapters import adapter_keys, ship_adapter
+from lska_demo.zoo.convert import ship_full
+from lska_demo.zoo.load import load_checkpoint_model, load_entry, load_zoo_model
+from lska_demo.zoo.manifest import Manifest, ZooError, sha256_of
 
 CONTROL = VariantSpec(nc=4)
 LSKA = VariantSpec(k=7, point="neck", nc=4)

@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from lska_demo.images import ImageError
-from lska_demo.service import (
-    MAX_ERF_IMAGES,
-    PRETRAINED,
-    ZOO,
-    DemoService,
-    ServiceOptions,
-)
+from lska_demo.app.service import MAX_ERF_IMAGES, PRETRAINED, ZOO, DemoService, ServiceOptions
+from lska_demo.benchmark.images import ImageError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -7,8 +7,8 @@ import statistics
 import numpy as np
 import pytest
 
-from lska_demo.report import compare_to_control
-from lska_demo.stats import compare_paired, paired_differences, paired_verdict, t_interval
+from lska_demo.core.stats import compare_paired, paired_differences, paired_verdict, t_interval
+from lska_demo.zoo.report import compare_to_control
 
 # The control's spread over seeds (0.0166) is far larger than the spread of the paired differences.
 CONTROL = {0: 0.6000, 1: 0.5834, 2: 0.6166}
@@ -61,7 +61,7 @@ def test_report_uses_the_paired_judgement() -> None:
 
 
 def test_delta_figure_draws_intervals_and_single_seeds() -> None:
-    from lska_demo.plots import delta_figure
+    from lska_demo.present.plots import delta_figure
 
     row = {"model": "yolov8n-lska23-sppf", "regime": "fine-tune", "pairs": 3, "significant": True}
     rows = [

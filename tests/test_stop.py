@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lska_demo.launch import start_app
+from lska_demo.app.launch import start_app
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

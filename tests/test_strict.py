@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lska_demo.strict import (
+from lska_demo.core.strict import (
     ECHO_CHARS,
     InputError,
     echo,

@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from lska_demo import teach_plots
 from lska_demo.analysis.cascade import cascades, dilation_grid, reach, step_through, teaching_gate
 from lska_demo.analysis.cost import design_costs
 from lska_demo.analysis.erf_sweep import erf_vs_k
@@ -20,7 +19,8 @@ from lska_demo.analysis.playground import (
     rank_view,
 )
 from lska_demo.analysis.trained_kernels import gates_in, trained_kernels
-from lska_demo.kernels import DESIGNS, LKA, LSKA, PAPER_KERNEL_SIZES, LSKABlock, build_design, equivalent_kernel
+from lska_demo.model.kernels import DESIGNS, LKA, LSKA, PAPER_KERNEL_SIZES, LSKABlock, build_design, equivalent_kernel
+from lska_demo.present.teach import plots as teach_plots
 
 # GUIDE §1, typed in by hand: spatial weights per channel at k = 53.
 WEIGHTS_AT_53 = {"lka_trivial": 2809, "lka": 314, "lska_trivial": 106, "lska": 44}

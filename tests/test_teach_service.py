@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lska_demo.service import DemoService, ServiceOptions, TeachView
-from lska_demo.sources import WEIGHTS_DIR
+from lska_demo.app.service import DemoService, ServiceOptions, TeachView
+from lska_demo.app.sources import WEIGHTS_DIR
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

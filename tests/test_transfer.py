@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lska_demo.transfer import TransferError, check_spec, check_yaml, render
-from lska_demo.yolo import VariantSpec, build_model, export_yaml
+from lska_demo.deploy.transfer import TransferError, check_spec, check_yaml, render
+from lska_demo.model.yolo import VariantSpec, build_model, export_yaml
 
 
 def _direct_count(pretrained: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> int:

@@ -14,10 +14,10 @@ from ultralytics import YOLO
 from ultralytics.nn.tasks import DetectionModel
 from ultralytics.utils import ASSETS
 
-from lska_demo.images import letterbox, load_image
-from lska_demo.kernels import LSKA, PAPER_KERNEL_SIZES, LSKABlock
-from lska_demo.runtime import PROJECT_ROOT
-from lska_demo.yolo import (
+from lska_demo.benchmark.images import letterbox, load_image
+from lska_demo.core.runtime import PROJECT_ROOT
+from lska_demo.model.kernels import LSKA, PAPER_KERNEL_SIZES, LSKABlock
+from lska_demo.model.yolo import (
     INSERTION_POINTS,
     C2fLSKA,
     VariantSpec,
@@ -155,7 +155,7 @@ def test_spec_validation_messages() -> None:
 
 
 def test_train_save_reload_in_fresh_process_and_train_again(tiny_data: Path, tmp_path: Path) -> None:
-    from lska_demo.train import Recipe, train
+    from lska_demo.train.trainer import Recipe, train
 
     recipe = Recipe(epochs=1, imgsz=64, batch=4, workers=0)
     spec = VariantSpec(k=11, point="neck", nc=4)
@@ -165,7 +165,7 @@ def test_train_save_reload_in_fresh_process_and_train_again(tiny_data: Path, tmp
         f"""
         import lska_demo, torch
         from ultralytics import YOLO
-        from lska_demo.yolo import lska_layers
+        from lska_demo.model.yolo import lska_layers
         model = YOLO({str(first.weights)!r})
         assert len(lska_layers(model.model)) == 4
         model.predict(torch.rand(1, 3, 64, 64), imgsz=64, verbose=False)
@@ -182,7 +182,7 @@ def test_train_save_reload_in_fresh_process_and_train_again(tiny_data: Path, tmp
 
 
 def test_grafted_checkpoint_keeps_lska_through_training(tiny_data: Path, tmp_path: Path) -> None:
-    from lska_demo.train import Recipe, train
+    from lska_demo.train.trainer import Recipe, train
 
     recipe = Recipe(epochs=1, imgsz=64, batch=4, workers=0)
     base = train("scratch", tiny_data, recipe, spec=VariantSpec(nc=4), out=tmp_path / "runs", name="base")

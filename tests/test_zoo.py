@@ -9,24 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from lska_demo.data import BenchmarkConfig
-from lska_demo.kernels import PAPER_KERNEL_SIZES
-from lska_demo.report import markdown, replace_block, results
-from lska_demo.runtime import WEIGHTS_DIR
-from lska_demo.train import Recipe, evaluate_model
-from lska_demo.yolo import INSERTION_POINTS, VariantSpec, lska_layers
-from lska_demo.zoo import (
-    PLANS,
-    Manifest,
-    PlanItem,
-    ZooError,
-    build_zoo,
-    default_plan,
-    load_pretrained,
-    load_zoo_model,
-    sha256_of,
-    verified_path,
-)
+from lska_demo.benchmark.data import BenchmarkConfig
+from lska_demo.core.runtime import WEIGHTS_DIR
+from lska_demo.model.kernels import PAPER_KERNEL_SIZES
+from lska_demo.model.yolo import INSERTION_POINTS, VariantSpec, lska_layers
+from lska_demo.train.trainer import Recipe, evaluate_model
+from lska_demo.zoo.build import build_zoo
+from lska_demo.zoo.load import load_pretrained, load_zoo_model
+from lska_demo.zoo.manifest import Manifest, ZooError, sha256_of, verified_path
+from lska_demo.zoo.plan import PLANS, PlanItem, default_plan
+from lska_demo.zoo.report import markdown, replace_block, results
 
 
 def test_shipped_manifest_hashes_match_the_files() -> None:
@@ -78,7 +70,7 @@ def test_pretrained_offline_fails_at_once_plainly_with_advice_in_the_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     started = time.perf_counter()
-    with caplog.at_level("WARNING", logger="lska_demo.zoo"), pytest.raises(ZooError) as raised:
+    with caplog.at_level("WARNING", logger="lska_demo.zoo.load"), pytest.raises(ZooError) as raised:
         load_pretrained("yolov8n.pt", folder=tmp_path)
     assert time.perf_counter() - started < 30
     message = str(raised.value)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lska_demo.kernels import GATES, PAPER_KERNEL_SIZES
-from lska_demo.runtime import WEIGHTS_DIR
-from lska_demo.service import ZOO, DemoService, ServiceOptions
-from lska_demo.yolo import INSERTION_POINTS
-from lska_demo.zoo import Manifest
+from lska_demo.app.service import ZOO, DemoService, ServiceOptions
+from lska_demo.core.runtime import WEIGHTS_DIR
+from lska_demo.model.kernels import GATES, PAPER_KERNEL_SIZES
+from lska_demo.model.yolo import INSERTION_POINTS
+from lska_demo.zoo.manifest import Manifest
 
 # The headline experiment: full fine-tune grafts (control yolov8n-s0) for the k sweep at sppf and k=23 everywhere.
 FULL_GRAFTS = {(k, "sppf") for k in PAPER_KERNEL_SIZES} | {(23, point) for point in INSERTION_POINTS}

@@ -19,10 +19,10 @@ from pytorch_grad_cam.base_cam import BaseCAM
 from torch import nn
 
 from lska_demo.analysis.exclusive import gradient_pass
-from lska_demo.images import letterbox
-from lska_demo.kernels import LargeKernelGate
-from lska_demo.vocabulary import CAM_METHODS
-from lska_demo.yolo import lska_layers
+from lska_demo.benchmark.images import letterbox
+from lska_demo.model.kernels import LargeKernelGate
+from lska_demo.model.vocabulary import CAM_METHODS
+from lska_demo.model.yolo import lska_layers
 
 
 def _normalise(a: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lska_demo.kernels import DESIGNS, LargeKernelGate, build_design, kernel_spec
+from lska_demo.model.kernels import DESIGNS, LargeKernelGate, build_design, kernel_spec
 
 
 def conv_label(conv: nn.Conv2d) -> str:

@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from lska_demo.analysis.exclusive import flop_counting
-from lska_demo.kernels import DESIGNS, PAPER_KERNEL_SIZES, LargeKernelGate, build_design
+from lska_demo.model.kernels import DESIGNS, PAPER_KERNEL_SIZES, LargeKernelGate, build_design
 
 GIGA = 1e9
 
@@ -144,7 +144,7 @@ def model_cost(model: nn.Module, imgsz: int = 640) -> ModelCost:
 
 
 def _gate_rows(model: nn.Module, profile: _Profile) -> list[dict[str, Any]]:
-    from lska_demo.yolo import lska_layers
+    from lska_demo.model.yolo import lska_layers
 
     rows = []
     for name, gate in lska_layers(model):

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from lska_demo.analysis.exclusive import gradient_pass
-from lska_demo.images import letterbox
-from lska_demo.kernels import LargeKernelGate, build_design
-from lska_demo.yolo import VariantSpec, variant_yaml
+from lska_demo.benchmark.images import letterbox
+from lska_demo.model.kernels import LargeKernelGate, build_design
+from lska_demo.model.yolo import VariantSpec, variant_yaml
 
 THRESHOLDS: tuple[float, ...] = (0.2, 0.3, 0.5, 0.99)
 

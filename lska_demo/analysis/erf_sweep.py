@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lska_demo.analysis.cascade import teaching_gate
 from lska_demo.analysis.erf import ERF, module_erf
-from lska_demo.kernels import DESIGNS, PAPER_KERNEL_SIZES
+from lska_demo.model.kernels import DESIGNS, PAPER_KERNEL_SIZES
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from lska_demo.analysis.cost import weights_per_channel
-from lska_demo.kernels import DESIGNS, PAPER_KERNEL_SIZES, build_design, equivalent_kernel
+from lska_demo.model.kernels import DESIGNS, PAPER_KERNEL_SIZES, build_design, equivalent_kernel
 
 
 def equivalent_kernels(k: int, dim: int = 1, seed: int = 0) -> dict[str, np.ndarray]:

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy.linalg import cho_factor, cho_solve
 from torch import nn
 
-from lska_demo.kernels import LargeKernelGate, equivalent_kernel, kernel_spec
+from lska_demo.model.kernels import LargeKernelGate, equivalent_kernel, kernel_spec
 
 PATTERN_SIZE = 48
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from lska_demo.analysis.cascade import design_of
 from lska_demo.analysis.playground import best_rank
-from lska_demo.kernels import LargeKernelGate, equivalent_kernel
+from lska_demo.model.kernels import LargeKernelGate, equivalent_kernel
 
 
 def gates_in(model: nn.Module) -> dict[str, LargeKernelGate]:

@@ -14,17 +14,17 @@ from typing import Any
 import numpy as np
 
 from lska_demo.cli.main import add_variant_arguments, command, variant_from
-from lska_demo.vocabulary import CAM_METHODS
+from lska_demo.model.vocabulary import CAM_METHODS
 
 LAYER_ALIASES = {"insertion": "insertion point", "backbone": "end of backbone"}
 
 
 def _model(spec: Any, weights: str | None) -> Any:
     if weights:
-        from lska_demo.zoo import load_checkpoint_model
+        from lska_demo.zoo.load import load_checkpoint_model
 
         return load_checkpoint_model(weights)
-    from lska_demo.yolo import build_model
+    from lska_demo.model.yolo import build_model
 
     return build_model(spec)
 
@@ -92,8 +92,8 @@ def _render_cost(r: dict[str, Any]) -> str:
 
 
 def _designs(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo import plots
     from lska_demo.analysis.cost import design_costs
+    from lska_demo.present import plots
 
     rows = design_costs(args.dim, args.size, args.ks)
     figures = _save(args.out, {"designs_cost_vs_k": lambda: plots.cost_vs_k_figure(rows)})
@@ -113,9 +113,9 @@ def _render_designs(r: dict[str, Any]) -> str:
 
 
 def _module_erfs(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo import plots
     from lska_demo.analysis.erf import module_erf
-    from lska_demo.kernels import DESIGNS
+    from lska_demo.model.kernels import DESIGNS
+    from lska_demo.present import plots
 
     rows, erfs = [], {}
     with _bar(len(DESIGNS) * len(args.ks), "module ERFs", args) as bar:
@@ -130,9 +130,9 @@ def _module_erfs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _model_erfs(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo import plots
     from lska_demo.analysis.erf import compare_erf
-    from lska_demo.images import example_images, load_image
+    from lska_demo.benchmark.images import example_images, load_image
+    from lska_demo.present import plots
 
     spec = variant_from(args)
     if spec.is_baseline:
@@ -180,10 +180,10 @@ def _render_erf(r: dict[str, Any]) -> str:
 
 
 def _attention(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo import plots
     from lska_demo.analysis.attention import class_activation_map, stage_maps
-    from lska_demo.images import example_images, load_image
-    from lska_demo.yolo import lska_layers
+    from lska_demo.benchmark.images import example_images, load_image
+    from lska_demo.model.yolo import lska_layers
+    from lska_demo.present import plots
 
     spec = variant_from(args)
     model = _model(spec, args.weights)
@@ -217,8 +217,8 @@ def _render_attention(r: dict[str, Any]) -> str:
 
 
 def _kernels(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo import plots
     from lska_demo.analysis.kernel_views import equivalent_kernels, rank1
+    from lska_demo.present import plots
 
     kernels = equivalent_kernels(args.k, seed=args.seed)
     approximations = {design: rank1(kernel) for design, kernel in kernels.items()}
@@ -252,7 +252,7 @@ def _weights(p: argparse.ArgumentParser, baseline: bool) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add cost, designs, erf, attention and kernels."""
-    from lska_demo.kernels import PAPER_KERNEL_SIZES
+    from lska_demo.model.kernels import PAPER_KERNEL_SIZES
 
     ks = {"type": int, "nargs": "+", "default": list(PAPER_KERNEL_SIZES), "help": "kernel sizes"}
 

@@ -8,7 +8,9 @@ from lska_demo.cli.main import add_variant_arguments, command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from lska_demo import experiment, export_onnx, transfer
+    from lska_demo.deploy import onnx as export_onnx
+    from lska_demo.deploy import transfer
+    from lska_demo.experiment import paired as experiment
 
     p = command(
         sub,

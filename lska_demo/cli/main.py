@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from lska_demo.vocabulary import BLOCK_LABELS, DESIGN_CHOICES, POINT_LABELS, SCALE_LABELS
+from lska_demo.model.vocabulary import BLOCK_LABELS, DESIGN_CHOICES, POINT_LABELS, SCALE_LABELS
 
 Handler = Callable[[argparse.Namespace], Any]
 Render = Callable[[Any], str]
@@ -62,7 +62,7 @@ def add_variant_arguments(p: argparse.ArgumentParser) -> None:
 
 def variant_from(args: argparse.Namespace) -> Any:
     """The VariantSpec the variant arguments name."""
-    from lska_demo.yolo import VariantSpec
+    from lska_demo.model.yolo import VariantSpec
 
     return VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=args.nc, design=args.design)
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from lska_demo.cli.main import add_variant_arguments, command, variant_from
-from lska_demo.runtime import CACHE_DIR, WEIGHTS_DIR
+from lska_demo.core.runtime import CACHE_DIR, WEIGHTS_DIR
 
 
 def _info(args: argparse.Namespace) -> dict[str, Any]:
     from lska_demo.analysis.cost import model_cost
-    from lska_demo.yolo import build_model
+    from lska_demo.model.yolo import build_model
 
     spec = variant_from(args)
     model = build_model(spec)
@@ -37,7 +37,7 @@ def _render_info(info: dict[str, Any]) -> str:
 
 
 def _yaml(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo.yolo import export_yaml
+    from lska_demo.model.yolo import export_yaml
 
     text = export_yaml(variant_from(args))
     if args.out:
@@ -48,7 +48,7 @@ def _yaml(args: argparse.Namespace) -> dict[str, Any]:
 def _data(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from lska_demo.data import BenchmarkConfig, generate
+    from lska_demo.benchmark.data import BenchmarkConfig, generate
 
     config = BenchmarkConfig(seed=args.seed, imgsz=args.imgsz, train=args.train, val=args.val, test=args.test)
     with tqdm(total=args.train + args.val + args.test, desc="images", disable=args.json) as bar:
@@ -59,7 +59,7 @@ def _data(args: argparse.Namespace) -> dict[str, Any]:
 def _train(args: argparse.Namespace) -> dict[str, Any]:
     from dataclasses import replace
 
-    from lska_demo.train import FINETUNE, SCRATCH, train
+    from lska_demo.train.trainer import FINETUNE, SCRATCH, train
 
     recipe = replace(SCRATCH if args.mode == "scratch" else FINETUNE, seed=args.seed, device=args.device)
     if args.epochs:
@@ -72,14 +72,15 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _eval(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo.train import evaluate
+    from lska_demo.train.trainer import evaluate
 
     return {"weights": args.weights, "split": args.split, **evaluate(args.weights, args.data, args.split, args.imgsz)}
 
 
 def _zoo(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo.adapter_zoo import build_adapters
-    from lska_demo.zoo import PLANS, build_zoo
+    from lska_demo.zoo.build import build_zoo
+    from lska_demo.zoo.build_adapters import build_adapters
+    from lska_demo.zoo.plan import PLANS
 
     plan = PLANS[args.plan]()
     if all(item.mode == "adapter" for item in plan):  # gates trained on the frozen shipped control
@@ -90,7 +91,7 @@ def _zoo(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from lska_demo.zoo import PLANS
+    from lska_demo.zoo.plan import PLANS
 
     p = command(sub, "info", _info, "build a YOLOv8 variant and print its layer table", render=_render_info)
     add_variant_arguments(p)

@@ -10,20 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from lska_demo.cli.main import command
-from lska_demo.runtime import WEIGHTS_DIR
+from lska_demo.core.runtime import WEIGHTS_DIR
 
 
 def _rewrite(readme: str | None, start: str, end: str, body: str) -> None:
     if readme:
-        from lska_demo.report import replace_block
+        from lska_demo.zoo.report import replace_block
 
         path = Path(readme)
         path.write_text(replace_block(path.read_text(), start, end, body))
 
 
 def _report(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo.report import END, START, markdown, results
-    from lska_demo.zoo import Manifest
+    from lska_demo.zoo.manifest import Manifest
+    from lska_demo.zoo.report import END, START, markdown, results
 
     report = results(Manifest.load(args.weights_dir), imgsz=args.imgsz, folder=args.weights_dir)
     _rewrite(args.readme, START, END, markdown(report))
@@ -31,13 +31,13 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _render_report(report: dict[str, Any]) -> str:
-    from lska_demo.report import markdown
+    from lska_demo.zoo.report import markdown
 
     return markdown(report)
 
 
 def _bench(args: argparse.Namespace) -> dict[str, Any]:
-    from lska_demo.bench import END, START, render, run
+    from lska_demo.app.bench import END, START, render, run
 
     result = run(args.only or [], args.repeats)
     _rewrite(args.readme, START, END, f"```\n$ python -m lska_demo bench\n{render(result)}\n```")
@@ -45,13 +45,13 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _render_bench(result: dict[str, Any]) -> str:
-    from lska_demo.bench import render
+    from lska_demo.app.bench import render
 
     return render(result)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from lska_demo.bench import SECTIONS
+    from lska_demo.app.bench import SECTIONS
 
     p = command(
         sub, "report", _report, "the zoo's results table (metrics from the manifest, cost measured now)", _render_report

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from lska_demo.runtime import CACHE_DIR
+from lska_demo.core.runtime import CACHE_DIR
 
 # Example files are copied into this cache at start; keep it with the project's other caches, not in the cwd.
 # Set before Gradio is imported: it reads the variable at import.

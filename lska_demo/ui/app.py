@@ -7,12 +7,12 @@ from typing import Any
 
 import gradio as gr
 
-from lska_demo.service import KERNEL_SIZES, ZOO, DemoService, ServiceOptions
+from lska_demo.app.service import KERNEL_SIZES, ZOO, DemoService, ServiceOptions
+from lska_demo.model.vocabulary import BLOCK_LABELS, DESIGN_LABELS, GLOSSARY, POINT_LABELS, choices
 from lska_demo.ui import attention, compare, cost, erf, teach, zoo
 from lska_demo.ui.cache_files import write_outputs_atomically
 from lska_demo.ui.common import Controls, domain_html, image_input, status_html
 from lska_demo.ui.fields import pass_values_through
-from lska_demo.vocabulary import BLOCK_LABELS, DESIGN_LABELS, GLOSSARY, POINT_LABELS, choices
 
 # The tabs in page order; each module's ``build(service, controls)`` lays out and wires its own tab.
 TABS = (

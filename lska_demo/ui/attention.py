@@ -6,10 +6,10 @@ from typing import Any
 
 import gradio as gr
 
-from lska_demo.fairness import click_kwargs, guarded
-from lska_demo.service import AttentionResult, DemoService
+from lska_demo.app.fairness import click_kwargs, guarded
+from lska_demo.app.service import AttentionResult, DemoService
+from lska_demo.model.vocabulary import CAM_METHODS, choices
 from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter, stale_on
-from lska_demo.vocabulary import CAM_METHODS, choices
 
 EXPLANATION = (
     "Uses the image uploaded above (or, without one, the first benchmark image). **Stage maps**: what each "

@@ -16,7 +16,7 @@ import gradio as gr
 import pandas as pd
 from gradio.data_classes import FileData
 
-from lska_demo.service import MAX_FILE_BYTES, VISITOR_ERRORS, DomainNote, PairStatus, Readiness
+from lska_demo.app.service import MAX_FILE_BYTES, VISITOR_ERRORS, DomainNote, PairStatus, Readiness
 
 log = logging.getLogger(__name__)
 # Gradio recognises a handler that reports progress by this default and passes a fresh tracker on every call.

@@ -7,8 +7,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from lska_demo.fairness import click_kwargs, guarded
-from lska_demo.service import CompareResult, DemoService, SideResult
+from lska_demo.app.fairness import click_kwargs, guarded
+from lska_demo.app.service import CompareResult, DemoService, SideResult
 from lska_demo.ui.common import PROGRESS, Controls, banner_html, friendly, reporter, stale_on, table
 
 DETECTION_COLUMNS = ["label", "score", "x1", "y1", "x2", "y2"]

@@ -6,8 +6,8 @@ from typing import Any
 
 import gradio as gr
 
-from lska_demo.fairness import click_kwargs, guarded
-from lska_demo.service import MAX_ERF_IMAGES, DemoService
+from lska_demo.app.fairness import click_kwargs, guarded
+from lska_demo.app.service import MAX_ERF_IMAGES, DemoService
 from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter, stale_on, table
 
 EXPLANATION = (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from lska_demo.fairness import click_kwargs, guarded
-from lska_demo.service import DemoService
+from lska_demo.app.fairness import click_kwargs, guarded
+from lska_demo.app.service import DemoService
+from lska_demo.model.vocabulary import SCALE_LABELS
 from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter
-from lska_demo.vocabulary import SCALE_LABELS
 
 
 def build(service: DemoService, controls: Controls) -> None:

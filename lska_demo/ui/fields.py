@@ -1,4 +1,4 @@
-"""Value inputs whose raw value reaches the handler, so the app's own checks (``lska_demo.inputs``) judge it.
+"""Value inputs whose raw value reaches the handler, so the app's own checks (``lska_demo.app.inputs``) judge it.
 
 Gradio's own input step runs before any handler: a slider compares the value with its bounds (``conf="abc"``
 or ``None`` fails there with "The upstream Gradio app has raised an exception..."), a number rounds

@@ -12,8 +12,8 @@ from typing import Any
 
 import gradio as gr
 
-from lska_demo.fairness import click_kwargs, guarded
-from lska_demo.service import DemoService, TeachView
+from lska_demo.app.fairness import click_kwargs, guarded
+from lska_demo.app.service import DemoService, TeachView
 from lska_demo.ui import export
 from lska_demo.ui.common import Controls, friendly, table
 

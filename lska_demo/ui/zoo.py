@@ -7,8 +7,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from lska_demo.fairness import click_kwargs, guarded
-from lska_demo.service import DemoService
+from lska_demo.app.fairness import click_kwargs, guarded
+from lska_demo.app.service import DemoService
 from lska_demo.ui.common import Controls, friendly, table
 
 REGIMES = """\

@@ -1,0 +1,276 @@
+"""Which models answer a question: the baseline and the LSKA variant of a model source, from the cache.
+
+Model sources:
+- ``zoo``: the shipped benchmark models (4 shape classes). A choice is answered by its full fine-tune graft
+  (the headline experiment) if the zoo has one, else by its adapter (only the inserted gates trained on the
+  frozen control); the baseline side is the control of that regime (``zoo.control_spec``).
+- ``yolov8n.pt``: Ultralytics' COCO-pretrained weights; the LSKA side is an identity-initialised graft.
+- ``checkpoint:<name>``: an operator's checkpoint given on the command line, treated like ``yolov8n.pt``.
+A side with no trained weights is a randomly initialised model: cost, ERF and attention still work on it,
+but it never shows detections. Architecture-only models (random weights, 80 classes) answer the cost question.
+
+Models are used read-only; each holds a lock because Ultralytics' Detect head caches anchors per input shape
+and CAM/ERF hooks are per model.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lska_demo.app.inputs import check_choice
+from lska_demo.app.online import SourceAvailability, pretrained_availability
+from lska_demo.core.cache import LoadedModel, ModelCache
+from lska_demo.core.runtime import WEIGHTS_DIR
+from lska_demo.model.vocabulary import BLOCK_LABELS, DESIGN_CHOICES
+from lska_demo.model.yolo import VariantSpec, build_model, graft, spec_of
+
+ZOO = "zoo"
+PRETRAINED = "yolov8n.pt"
+CHECKPOINT_PREFIX = "checkpoint:"
+ZOO_IMGSZ = 256  # the zoo is trained and evaluated at 256 px (the benchmark's image size)
+PRETRAINED_IMGSZ = 640
+SOURCE_LABELS = {ZOO: "benchmark zoo (4 shapes, trained)", PRETRAINED: "yolov8n.pt (COCO) + identity LSKA graft"}
+UNAVAILABLE_LABEL = "yolov8n.pt (COCO): unavailable on this server"
+UNTRAINED_EFFECT = "a randomly initialised network: no detections; cost, receptive field and attention still work"
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether one side of a comparison has trained weights, and a sentence saying which or why not."""
+
+    trained: bool
+    text: str
+
+
+def _not_the_gate(spec: VariantSpec) -> str | None:
+    if spec.block == "gate":
+        return None
+    return f"the zoo's training budget covers the bare gate at every size and point, not {BLOCK_LABELS[spec.block]}"
+
+
+def _design_off_grid(spec: VariantSpec) -> str | None:
+    if spec.design == "lska" or (spec.k, spec.point) == DESIGN_COMPARISON:
+        return None
+    k, point = DESIGN_COMPARISON
+    return (
+        f"the zoo trains {DESIGN_CHOICES[spec.design]} only at k={k} '{point}' (the paper's design comparison); "
+        "other sizes and points are not in its training budget"
+    )
+
+
+DESIGN_COMPARISON = (23, "sppf")  # where the zoo compares the gate designs (zoo.adapters_plan)
+# Why the zoo has no weights for a choice: the first rule that applies speaks, else the zoo is unfinished.
+UNTRAINED_RULES: tuple[Callable[[VariantSpec], str | None], ...] = (_not_the_gate, _design_off_grid)
+
+
+def untrained_reason(spec: VariantSpec) -> str:
+    """One line on why the zoo has no trained weights for ``spec``."""
+    reasons = (rule(spec) for rule in UNTRAINED_RULES)
+    return next((r for r in reasons if r), f"the zoo has no trained weights for {spec.name} yet")
+
+
+def zoo_control(regime: str, spec: VariantSpec) -> VariantSpec:
+    """The control of ``spec`` in ``regime`` (``zoo.control_spec``)."""
+    from lska_demo.zoo.manifest import control_spec
+
+    return control_spec(regime, spec)
+
+
+def trained_status(entry: dict[str, Any], spec: VariantSpec, manifest: Any) -> str:
+    """What a trained zoo model is, in plain words: its regime, and the control it is compared with."""
+    from lska_demo.zoo.manifest import regime_of
+
+    regime, parent = regime_of(entry), entry.get("parent")
+    if regime == "adapter" and spec.design == "pointwise":
+        return (
+            f"Trained: zoo model {entry['id']}, the control of the adapter regime: a 1×1 pointwise gate (no spatial "
+            f"kernel) at '{spec.point}', trained alone on the frozen {parent} with the adapters' recipe."
+        )
+    if spec.is_baseline:
+        return f"Trained: zoo model {entry['id']}, the control: the baseline fine-tuned with the grafts' recipe."
+    control = zoo_control(regime, spec)
+    control_entry = manifest.find(control, seed=entry["seed"], shipped=False, regime=regime)
+    control_name = control_entry["id"] if control_entry else f"{control.name} (not trained)"
+    if regime == "adapter":
+        return (
+            f"Trained: zoo model {entry['id']}, an adapter: only its inserted {DESIGN_CHOICES[spec.design]} gates "
+            f"were trained, on the frozen control {parent}. Compared with {control_name}, the 1×1 pointwise gate "
+            "trained the same way at the same point, so a difference is the large kernel's."
+        )
+    return (
+        f"Trained: zoo model {entry['id']}, an LSKA graft fine-tuned in full with the control's recipe. Compared "
+        f"with {control_name}, the baseline fine-tuned the same way."
+    )
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    weights_dir: Path = WEIGHTS_DIR
+    checkpoint: Path | None = None  # the operator's --weights: trusted because the operator chose it
+    max_cache: int = 6
+
+
+def source_label(source: str) -> str:
+    """How a model source reads in a list of choices."""
+    if source in SOURCE_LABELS:
+        return SOURCE_LABELS[source]
+    return f"operator checkpoint {source.removeprefix(CHECKPOINT_PREFIX)} + identity LSKA graft"
+
+
+class ModelSources:
+    """The models behind every question, loaded on first use and kept in one bounded cache."""
+
+    def __init__(self, options: ServiceOptions) -> None:
+        self.options = options
+        self.cache = ModelCache(options.max_cache)
+
+    @property
+    def names(self) -> list[str]:
+        names = [ZOO, PRETRAINED]
+        if self.options.checkpoint is not None:
+            names.append(CHECKPOINT_PREFIX + Path(self.options.checkpoint).name)
+        return names
+
+    def check(self, source: Any) -> str:
+        return check_choice("model source", source, self.names)
+
+    @functools.cached_property
+    def pretrained(self) -> SourceAvailability:
+        """Whether ``yolov8n.pt`` can load here, asked once (a network probe of a few seconds at most); the
+        operator's detail (paths, settings) goes to the log, visitors read ``visitor_reason`` only."""
+        availability = pretrained_availability(PRETRAINED, folder=self.options.weights_dir)
+        LOG.log(logging.INFO if availability.available else logging.WARNING, "%s", availability.operator_detail)
+        return availability
+
+    def label(self, source: str) -> str:
+        """How a source reads in the list of choices; an unavailable ``yolov8n.pt`` says so."""
+        if source == PRETRAINED and not self.pretrained.available:
+            return UNAVAILABLE_LABEL
+        return source_label(source)
+
+    def readiness(self, source: str, spec: VariantSpec) -> tuple[Readiness, Readiness]:
+        """Trained or not, for the baseline and the variant, from the manifest and the start-up probe: no model
+        is loaded, so the page can say it before any button is pressed."""
+        if source == ZOO:
+            from lska_demo.zoo.plan import NC
+
+            manifest, spec = self.manifest(), replace(spec, nc=NC)
+            variant = manifest.trained(spec)
+            regime = (variant or {}).get("regime") or "finetune"
+            control = zoo_control(regime, spec)
+
+            def side(wanted: VariantSpec, entry: dict[str, Any] | None) -> Readiness:
+                if entry is None:
+                    return Readiness(False, f"Untrained: {untrained_reason(wanted)}, so this is {UNTRAINED_EFFECT}.")
+                return Readiness(True, trained_status(entry, wanted, manifest))
+
+            return side(control, manifest.find(control, regime=regime)), side(spec, variant)
+        if source == PRETRAINED and not self.pretrained.available:
+            untrained = Readiness(
+                False, f"Untrained: {PRETRAINED}: {self.pretrained.visitor_reason} So this side is {UNTRAINED_EFFECT}."
+            )
+            return untrained, untrained
+        name = PRETRAINED if source == PRETRAINED else source.removeprefix(CHECKPOINT_PREFIX)
+        return (
+            Readiness(True, f"Trained: {name} as published, no LSKA."),
+            Readiness(
+                True,
+                f"Trained {name} with an identity-initialised LSKA graft: it predicts exactly what the "
+                "baseline predicts until it is fine-tuned.",
+            ),
+        )
+
+    def manifest(self) -> Any:
+        from lska_demo.zoo.manifest import Manifest
+
+        return Manifest.load(self.options.weights_dir)
+
+    def pair(self, source: str, spec: VariantSpec) -> tuple[LoadedModel, LoadedModel]:
+        """The baseline and the LSKA variant ``spec`` of a source. In the zoo the baseline is the control of
+        the variant's own training regime (``zoo.control_spec``): the fine-tuned baseline for a full graft, the
+        pointwise gate adapter at the same point and seed for an adapter."""
+        if source == ZOO:
+            variant = self.zoo_side(spec)
+            regime = (variant.entry or {}).get("regime") or "finetune"
+            return self.zoo_side(zoo_control(regime, spec), regime), variant
+        base = self._operator_baseline(source)
+        return base, self._operator_variant(source, base, spec)
+
+    def architecture(self, spec: VariantSpec) -> LoadedModel:
+        """A random-weight model of ``spec``: cost depends on the architecture only."""
+        return self.cache.get(
+            ("architecture", spec), lambda: LoadedModel(build_model(spec), spec.name, False, "architecture", 640)
+        )
+
+    def zoo_side(self, spec: VariantSpec, regime: str | None = None) -> LoadedModel:
+        """A shipped zoo model of ``regime`` (None: the preferred regime that has one, ``Manifest.trained``),
+        or a random one that says why. The key holds the file's hash, so models the zoo job finishes while
+        the app runs appear without a restart."""
+        from lska_demo.zoo.load import load_entry
+        from lska_demo.zoo.manifest import regime_of
+        from lska_demo.zoo.plan import NC
+
+        spec = replace(spec, nc=NC)
+        manifest = self.manifest()
+        entry = manifest.trained(spec) if regime is None else manifest.find(spec, regime=regime)
+        key = (ZOO, spec, regime, entry["sha256"] if entry else None)
+
+        def load() -> LoadedModel:
+            if entry is None:
+                status = f"Untrained: {untrained_reason(spec)}, so this is {UNTRAINED_EFFECT}."
+                return LoadedModel(build_model(spec), spec.name, False, status, ZOO_IMGSZ)
+            model = load_entry(entry, self.options.weights_dir, manifest)
+            found = {**entry, "regime": regime_of(entry)}
+            imgsz = int((entry.get("recipe") or {}).get("imgsz", ZOO_IMGSZ))
+            return LoadedModel(model, entry["id"], True, trained_status(found, spec, manifest), imgsz, entry=found)
+
+        return self.cache.get(key, load)
+
+    def _operator_baseline(self, source: str) -> LoadedModel:
+        """yolov8n.pt or the operator's checkpoint; offline without the file: a random COCO-shaped model."""
+        from lska_demo.zoo.load import load_checkpoint_model, load_pretrained
+        from lska_demo.zoo.manifest import ZooError
+
+        def load() -> LoadedModel:
+            try:
+                if source == PRETRAINED and not self.pretrained.available:
+                    raise ZooError(f"{PRETRAINED}: {self.pretrained.visitor_reason}")
+                if source == PRETRAINED:
+                    model = load_pretrained(PRETRAINED, folder=self.options.weights_dir)
+                else:
+                    model = load_checkpoint_model(self.options.checkpoint)
+            except ZooError as err:
+                status = f"Untrained: {err} Showing a randomly initialised YOLOv8n (80 classes): no detections."
+                return LoadedModel(build_model(VariantSpec(nc=80)), "yolov8n (random)", False, status, PRETRAINED_IMGSZ)
+            name = PRETRAINED if source == PRETRAINED else Path(self.options.checkpoint).name
+            imgsz = int((getattr(model, "args", None) or {}).get("imgsz", PRETRAINED_IMGSZ) or PRETRAINED_IMGSZ)
+            return LoadedModel(model, name, True, f"Trained: {name} as published, no LSKA.", imgsz)
+
+        return self.cache.get((source, "baseline"), load)
+
+    def _operator_variant(self, source: str, base: LoadedModel, spec: VariantSpec) -> LoadedModel:
+        def load() -> LoadedModel:
+            variant_spec = spec_of(base.model, k=spec.k, point=spec.point, block=spec.block, design=spec.design)
+            if not base.trained:
+                status = (
+                    f"Untrained: no {source} weights to graft onto, so {variant_spec.name} is randomly initialised. "
+                    "No detections are shown."
+                )
+                return LoadedModel(build_model(variant_spec), variant_spec.name, False, status, base.imgsz)
+            model = graft(base.model, variant_spec)  # a new model: the cached baseline is only read
+            status = (
+                f"Identity-initialised graft of {base.name}: {DESIGN_CHOICES[spec.design]} k={spec.k} at "
+                f"'{spec.point}' starts as the identity, "
+                "so this model predicts exactly what the baseline predicts until it is fine-tuned "
+                f"(python -m lska_demo train --mode graft --base {base.name} --data your.yaml --k {spec.k} "
+                f"--point {spec.point} --design {spec.design})."
+            )
+            return LoadedModel(model.eval(), f"{variant_spec.name} (graft)", True, status, base.imgsz)
+
+        return self.cache.get((source, spec, base.trained), load)

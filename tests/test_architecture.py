@@ -43,18 +43,23 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+MODULES: dict[str, Path] = {}
+MODULE_NAMES: set[str] = set()
+
+
 def _imports(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names} & MODULE_NAMES
+            found |= submodules or {node.module}  # ``from pkg import module`` depends on the module only
     return {name for name in found if name.startswith("lska_demo.")}
 
 
 MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+MODULE_NAMES = set(MODULES)
 IMPORTS = {name: {m for m in _imports(path) if m in MODULES} for name, path in MODULES.items()}
 
 

@@ -6,8 +6,8 @@ import threading
 
 import numpy as np
 
-from lska_demo.app.service import benchmark_images
 from lska_demo.analysis.detect import detect
+from lska_demo.app.service import benchmark_images
 from lska_demo.model.yolo import VariantSpec, build_model
 from lska_demo.present.draw import draw_detections
 

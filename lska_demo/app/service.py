@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lska_demo.analysis.detect import detect
 from lska_demo.app.inputs import (
     MAX_ERF_IMAGES,
     check_choice,
@@ -37,7 +38,6 @@ from lska_demo.benchmark.domain import DomainNote, domain_note
 from lska_demo.benchmark.images import MAX_FILE_BYTES, Letterboxed, example_images, letterbox, load_image
 from lska_demo.core.cache import LoadedModel, ModelCache
 from lska_demo.deploy.export_box import OnnxExport
-from lska_demo.analysis.detect import detect
 from lska_demo.model.kernels import PAPER_KERNEL_SIZES
 from lska_demo.model.yolo import VariantSpec, export_yaml
 from lska_demo.present.draw import draw_detections, yolo_diagram

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lska_demo.cli.main import add_variant_arguments, command, variant_from
+from lska_demo.cli.common import add_variant_arguments, command, variant_from
 from lska_demo.model.vocabulary import CAM_METHODS
 
 LAYER_ALIASES = {"insertion": "insertion point", "backbone": "end of backbone"}

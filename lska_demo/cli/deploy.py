@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lska_demo.cli.main import add_variant_arguments, command
+from lska_demo.cli.common import add_variant_arguments, command
 
 
 def register(sub: argparse._SubParsersAction) -> None:

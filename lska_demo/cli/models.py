@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lska_demo.cli.main import add_variant_arguments, command, variant_from
+from lska_demo.cli.common import add_variant_arguments, command, variant_from
 from lska_demo.core.runtime import CACHE_DIR, WEIGHTS_DIR
 
 

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lska_demo.cli.main import command
+from lska_demo.cli.common import command
 from lska_demo.core.runtime import WEIGHTS_DIR
 
 

@@ -122,8 +122,21 @@ def test_few_top_level_modules() -> None:
     assert len(top) <= MAX_TOP_LEVEL_MODULES, top
 
 
-@pytest.mark.parametrize("path", sorted((PACKAGE / "app").glob("*.py")), ids=lambda p: p.name)
-def test_no_app_module_is_over_300_lines(path: Path) -> None:
+def _services() -> list[Path]:
+    """The modules of ``app/`` that define a service (a class named ``...Service``)."""
+    return [
+        path
+        for path in sorted((PACKAGE / "app").glob("*.py"))
+        if any(isinstance(n, ast.ClassDef) and n.name.endswith("Service") for n in ast.parse(path.read_text()).body)
+    ]
+
+
+def test_the_service_front_is_split_per_tab() -> None:
+    assert len(_services()) >= 5, [p.name for p in _services()]
+
+
+@pytest.mark.parametrize("path", _services(), ids=lambda p: p.name)
+def test_no_service_module_is_over_300_lines(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= MAX_SERVICE_LINES
 
 

@@ -5,7 +5,7 @@ every texture a blend of two colours, and i.i.d. Gaussian noise (sigma 6) added 
 every pixel. That noise is the tell: even the smoothest 8x8 block of a benchmark image keeps a grain in
 brightness *and* in colour, whereas a photo's smooth areas (sky, skin, walls) are nearly clean, and what
 grain a camera leaves is mostly brightness (JPEG stores colour at half resolution). Cheap statistics, no
-model: ``python -m lska_demo.benchmark.domain_eval`` measures how often this judgement is right.
+model: ``python -m lska_demo domain-eval`` measures how often this judgement is right.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 """How often ``domain.domain_note`` is right: generated benchmark images against photos that installed
 packages ship (and crops and resizes of them, the hard cases: square, 256 px photos).
 
-Run ``python -m lska_demo.benchmark.domain_eval`` (about a minute on 2 cores); it prints the counts as JSON.
+Run ``python -m lska_demo domain-eval`` (about a minute on 2 cores); it prints the counts as JSON.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import io
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +94,3 @@ def measure(n_benchmark: int = 300, seed: int = 0, photo_seed: int = 1) -> Domai
             else:
                 result.photo_recognised += 1
     return result
-
-
-if __name__ == "__main__":
-    print(json.dumps(asdict(measure()), indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,18 @@ def _zoo(args: argparse.Namespace) -> dict[str, Any]:
     return {"models": [{"id": m["id"], **m["metrics"]} for m in manifest.models]}
 
 
+def _reproduce(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from lska_demo.zoo.reproduce import reevaluate
+
+    return [reevaluate(model_id, args.weights_dir, split=args.split) for model_id in args.ids]
+
+
+def _convert(args: argparse.Namespace) -> list[str]:
+    from lska_demo.zoo.convert import convert_shipped
+
+    return convert_shipped(args.weights_dir, log=lambda line: print(line, file=sys.stderr))
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from lska_demo.zoo.plan import PLANS
 
@@ -123,6 +136,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--imgsz", type=int, default=256)
+    p = command(sub, "reproduce", _reproduce, "re-evaluate shipped models and say whether the manifest's metrics recur")
+    p.add_argument("ids", nargs="+", help="manifest ids of shipped models")
+    p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
+    p.add_argument("--split", default="test", choices=("test", "val"))
+    p = command(sub, "convert", _convert, "rewrite every pickled .pt entry of the manifest as verified safetensors")
+    p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p = command(sub, "zoo", _zoo, "train (or resume) the whole model zoo into weights/ and its manifest")
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p.add_argument("--work-dir", default=str(CACHE_DIR / "zoo"))

@@ -50,6 +50,14 @@ def _render_bench(result: dict[str, Any]) -> str:
     return render(result)
 
 
+def _domain_eval(args: argparse.Namespace) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from lska_demo.benchmark.domain_eval import measure
+
+    return asdict(measure(n_benchmark=args.n, seed=args.seed))
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from lska_demo.app.bench import SECTIONS
 
@@ -59,6 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p.add_argument("--imgsz", type=int, default=None, help="input size for cost and latency (default: training size)")
     p.add_argument("--readme", default=None, help="rewrite the results block of this README")
+    p = command(sub, "domain-eval", _domain_eval, "how often the domain note judges benchmark images and photos right")
+    p.add_argument("--n", type=int, default=300, help="benchmark test images to judge")
+    p.add_argument("--seed", type=int, default=0, help="the benchmark's seed")
     p = command(
         sub, "bench", _bench, "speed and memory ratios against their limits, measured in one run", _render_bench
     )

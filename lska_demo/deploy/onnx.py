@@ -8,7 +8,6 @@ only; ``parity`` measures that difference on the shipped benchmark images.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import shutil
 from collections.abc import Callable
@@ -240,27 +239,3 @@ def render(result: dict[str, Any]) -> str:
         f"parity with PyTorch on {len(p['per_image'])} benchmark images: max abs difference "
         f"{p['max_abs_diff']:.2e}, {verdict} the tolerance {p['tolerance']:.0e}"
     )
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``export``'s arguments (the variant arguments come from the CLI's shared ``add_variant_arguments``)."""
-    parser.add_argument("--format", default="onnx", choices=("onnx",), help="export format")
-    parser.add_argument(
-        "--weights", default=None, help="your checkpoint, or a zoo model id (default: the zoo's weights of the variant)"
-    )
-    parser.add_argument("--imgsz", type=int, default=None, help="input size (default: the size it was trained at)")
-    parser.add_argument("--out", default=str(CACHE_DIR / "export"), help="folder for the .onnx")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max abs difference allowed")
-    parser.add_argument(
-        "--untrained", action="store_true", help="if the zoo has no weights for the variant, export its architecture"
-    )
-
-
-def main(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``export`` command's handler: a JSON-ready dict (render with ``render``)."""
-    from lska_demo.zoo.plan import NC
-
-    # Without --weights the model comes from the zoo, whose models have the benchmark's classes.
-    nc = args.nc if args.weights else NC
-    spec = VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, nc=nc, design=args.design)
-    return run(spec, args.weights, args.imgsz, args.out, args.tolerance, untrained=args.untrained).to_dict()

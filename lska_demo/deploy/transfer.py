@@ -10,7 +10,6 @@ entries, and for a user's own YAML names every row that does not resolve, and wh
 
 from __future__ import annotations
 
-import argparse
 import copy
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -312,25 +311,6 @@ def render(report: TransferReport) -> str:
             f"({100 * (report.graft_share or 0.0):.1f} %)"
         )
     return "\n".join(lines) + "\n"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``check``'s arguments (the variant arguments come from the CLI's shared ``add_variant_arguments``)."""
-    parser.add_argument("--base", default=None, help="pretrained checkpoint or zoo id (default: a fresh yolov8)")
-    parser.add_argument("--yaml", default=None, help="check your own model YAML instead of a generated variant")
-    parser.add_argument("--imgsz", type=int, default=640, help="input size for GFLOPs")
-
-
-def main(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``check`` command's handler: a JSON-ready dict (render with ``render_dict``)."""
-    if args.yaml:
-        report = check_yaml(args.yaml, args.base, args.imgsz)
-    else:
-        spec = VariantSpec(
-            k=args.k, point=args.point, block=args.block, scale=args.scale, nc=args.nc, design=args.design
-        )
-        report = check_spec(spec, args.base, args.imgsz)
-    return {**report.to_dict(), "markdown": render(report)}
 
 
 def render_dict(result: dict[str, Any]) -> str:

@@ -12,7 +12,6 @@ same experiment skips it.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -397,39 +396,6 @@ def run(
     report["files"] = {k: p.name for k, p in write_report(report, folder).items()}
     report["folder"] = str(folder)
     return report
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``experiment``'s arguments (the variant arguments come from the CLI's shared ``add_variant_arguments``)."""
-    parser.add_argument("--data", required=True, help="your Ultralytics data YAML")
-    parser.add_argument("--seeds", type=int, default=3, help="number of paired seeds (0..N-1)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--base", default=None, help="baseline to graft into and fine-tune: a checkpoint (yolov8n.pt) or a zoo model id"
-    )
-    source.add_argument("--scratch", action="store_true", help="train both arms from scratch")
-    parser.add_argument("--epochs", type=int, default=None, help="default: 2 (fine-tune) or 15 (scratch)")
-    parser.add_argument("--imgsz", type=int, default=None, help="default: 256")
-    parser.add_argument("--batch", type=int, default=None)
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--device", default="cpu", help="passed to Ultralytics: cpu, 0, or 0,1")
-    parser.add_argument("--out", default=None, help="report folder (default .cache/experiments/<variant>)")
-
-
-def recipe_from(args: argparse.Namespace) -> Recipe:
-    """The zoo's recipe for the mode (fine-tune or scratch), with the command line's overrides."""
-    from lska_demo.train.trainer import SCRATCH
-
-    recipe = replace(SCRATCH if args.scratch else FINETUNE, device=args.device)
-    changes = {k: getattr(args, k) for k in ("epochs", "imgsz", "batch", "workers") if getattr(args, k) is not None}
-    return replace(recipe, **changes)
-
-
-def main(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``experiment`` command's handler; render with ``render``."""
-    spec = VariantSpec(k=args.k, point=args.point, block=args.block, scale=args.scale, design=args.design)
-    base = None if args.scratch else args.base
-    return run(args.data, spec, args.seeds, base, recipe_from(args), args.out, progress=not args.json)
 
 
 def render(report: dict[str, Any]) -> str:

@@ -2,12 +2,11 @@
 
 This is the only module that unpickles a checkpoint, and only files this project trained itself: the
 trainer's output inside ``build_zoo`` and, once, the ``.pt`` files the zoo used to ship. The app never
-imports it. ``python -m lska_demo.zoo.convert`` rewrites every ``.pt`` entry of ``weights/manifest.json``.
+imports it. ``python -m lska_demo convert`` rewrites every ``.pt`` entry of ``weights/manifest.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -87,13 +86,3 @@ def convert_shipped(weights_dir: str | Path = WEIGHTS_DIR, log: Any = print) -> 
         log(f"{entry['id']}: {old.name} -> {entry['file']}")
     manifest.save(weights_dir)
     return converted
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
-    convert_shipped(parser.parse_args().weights_dir)
-
-
-if __name__ == "__main__":
-    main()

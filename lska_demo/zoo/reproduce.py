@@ -7,8 +7,6 @@ the arguments the zoo's evaluation used. Every held-out number in the manifest s
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +50,3 @@ def reevaluate(
     recomputed = evaluate_model(model, data_yaml, split, imgsz=int(entry["recipe"]["imgsz"]))
     stored = entry["metrics" if split == "test" else "val_metrics"]
     return {"id": model_id, "split": split, "manifest": stored, "recomputed": recomputed, "exact": recomputed == stored}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("ids", nargs="+", help="manifest ids of shipped models")
-    parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
-    parser.add_argument("--split", default="test", choices=("test", "val"))
-    args = parser.parse_args()
-    for model_id in args.ids:
-        print(json.dumps(reevaluate(model_id, args.weights_dir, split=args.split)))
-
-
-if __name__ == "__main__":
-    main()

@@ -69,10 +69,20 @@ DESIGN_COMPARISON = (23, "sppf")  # where the zoo compares the gate designs (zoo
 UNTRAINED_RULES: tuple[Callable[[VariantSpec], str | None], ...] = (_not_the_gate, _design_off_grid)
 
 
-def untrained_reason(spec: VariantSpec) -> str:
-    """One line on why the zoo has no trained weights for ``spec``."""
+def _retired(spec: VariantSpec, manifest: Any) -> str | None:
+    if manifest is None or not any(VariantSpec(**e["spec"]) == spec for e in manifest.retired):
+        return None
+    return (
+        f"the zoo's model of {spec.name} was retired because its large kernels never left their random init, "
+        "and it has not been retrained yet"
+    )
+
+
+def untrained_reason(spec: VariantSpec, manifest: Any = None) -> str:
+    """One line on why the zoo has no trained weights for ``spec`` (``manifest``: to name a retired model)."""
     reasons = (rule(spec) for rule in UNTRAINED_RULES)
-    return next((r for r in reasons if r), f"the zoo has no trained weights for {spec.name} yet")
+    fallback = _retired(spec, manifest) or f"the zoo has no trained weights for {spec.name} yet"
+    return next((r for r in reasons if r), fallback)
 
 
 def zoo_control(regime: str, spec: VariantSpec) -> VariantSpec:
@@ -167,7 +177,9 @@ class ModelSources:
 
             def side(wanted: VariantSpec, entry: dict[str, Any] | None) -> Readiness:
                 if entry is None:
-                    return Readiness(False, f"Untrained: {untrained_reason(wanted)}, so this is {UNTRAINED_EFFECT}.")
+                    return Readiness(
+                        False, f"Untrained: {untrained_reason(wanted, manifest)}, so this is {UNTRAINED_EFFECT}."
+                    )
                 return Readiness(True, trained_status(entry, wanted, manifest))
 
             return side(control, manifest.find(control, regime=regime)), side(spec, variant)
@@ -223,7 +235,7 @@ class ModelSources:
 
         def load() -> LoadedModel:
             if entry is None:
-                status = f"Untrained: {untrained_reason(spec)}, so this is {UNTRAINED_EFFECT}."
+                status = f"Untrained: {untrained_reason(spec, manifest)}, so this is {UNTRAINED_EFFECT}."
                 return LoadedModel(build_model(spec), spec.name, False, status, ZOO_IMGSZ)
             model = load_entry(entry, self.options.weights_dir, manifest)
             found = {**entry, "regime": regime_of(entry)}

@@ -1,9 +1,12 @@
 """Paired statistics for a variant against its control, seed by seed.
 
-A variant and its control trained with the same seed share the data order and the initialisation, so
-most of the seed-to-seed spread cancels in their difference. The right yardstick for a gain is therefore
-the spread of the paired differences, not the control's own spread over seeds (which can be many times
-larger). With one or two seeds no test has any power; the verdict says so instead of guessing.
+A variant and its control trained with the same seed share the seed's data order and augmentation. Fine-tunes
+and adapters also share their starting weights (the same parent; only the inserted gate is new), so much of the
+seed-to-seed spread cancels in their difference. From scratch they share less: inserting a gate shifts every
+later random draw, so the two arms start from different weights and the pairing removes only the data order's
+part of the spread. Either way the yardstick for a gain is the spread of the paired differences, not the
+control's own spread over seeds. With one or two seeds no test has any power; the verdict says so instead of
+guessing.
 """
 
 from __future__ import annotations

@@ -53,6 +53,15 @@ class Manifest:
         tmp.replace(path)  # atomic: a reader never sees half a manifest
         return path
 
+    @property
+    def active(self) -> list[dict[str, Any]]:
+        """The entries not retired (``zoo.retire``): what the results and the app judge."""
+        return [m for m in self.models if not m.get("retired")]
+
+    @property
+    def retired(self) -> list[dict[str, Any]]:
+        return [m for m in self.models if m.get("retired")]
+
     def entry(self, model_id: str) -> dict[str, Any] | None:
         return next((m for m in self.models if m["id"] == model_id), None)
 
@@ -66,7 +75,7 @@ class Manifest:
         control is the fine-tuned baseline) with a file, if any. The regime is always explicit, so a graft and
         an adapter of the same spec never stand in for each other."""
         for m in self.models:
-            if regime_of(m) != regime or m["seed"] != seed or (shipped and not m.get("file")):
+            if m.get("retired") or regime_of(m) != regime or m["seed"] != seed or (shipped and not m.get("file")):
                 continue
             if VariantSpec(**m["spec"]) == spec:  # a baseline spec is canonical: equal whatever it was given
                 return m

@@ -78,7 +78,7 @@ def _groups(manifest: Manifest) -> list[Group]:
     """(regime, architecture, entries) of the manifest: regimes in ``REGIME_LABELS`` order, each control
     first, then by point, k and design."""
     groups: dict[tuple[str, VariantSpec], list[dict[str, Any]]] = defaultdict(list)
-    for entry in manifest.models:
+    for entry in manifest.active:
         groups[(regime_of(entry), VariantSpec(**entry["spec"]))].append(entry)
     regimes = list(REGIME_LABELS)
     order = sorted(
@@ -109,6 +109,7 @@ def _judged(regime: str, spec: VariantSpec, entries: list[dict[str, Any]], group
         "point": None if spec.is_baseline else spec.point,
         "seeds": sorted(e["seed"] for e in entries),
         "shipped": any(e.get("file") for e in entries),
+        "kernel_change": _kernel_change(entries),
         "mAP50-95": m5095,
         "mAP50-95_std": s5095,
         "mAP50": m50,
@@ -122,6 +123,13 @@ def _judged(regime: str, spec: VariantSpec, entries: list[dict[str, Any]], group
         "significant": comparison.significant if comparison else None,
         "verdict": comparison.verdict if comparison else "control",
     }
+
+
+def _kernel_change(entries: list[dict[str, Any]]) -> float | None:
+    """The smallest recorded relative change of the large kernels from their init over the seeds (None where
+    the architecture has no large kernel or nothing was recorded)."""
+    changes = [e["kernel_change"] for e in entries if e.get("kernel_change") is not None]
+    return min(changes) if changes else None
 
 
 def verdict_rows(manifest: Manifest) -> list[dict[str, Any]]:
@@ -177,7 +185,8 @@ def results(
         "rows": rows,
         "machine": f"{platform.machine()}, {cpu_name()}",
         "data": manifest.benchmark,
-        "models": len(manifest.models),
+        "models": len(manifest.active),
+        "retired": [e["id"] for e in manifest.retired],
         "train_minutes": train_minutes,
         "default_plan_minutes": default_minutes,
         "adapter_minutes": adapter_minutes,
@@ -207,12 +216,14 @@ def markdown(report: dict[str, Any]) -> str:
         "mean ± std of the per-seed differences and their 95 % t-interval. The verdict is a paired t-test at 0.05 "
         "from three seeds on; with one or two seeds it says only what was seen. "
         "Gate effect: mean ‖x·attn − x‖ / ‖x‖ of the inserted gates on the example images (0 = identity). "
+        "Kernels moved: the relative L2 change of the large kernels from their init, ‖w − w₀‖ / ‖w₀‖, measured on "
+        "the weights after training (the smallest over the seeds; — where there is no large kernel). "
         "Params and GFLOPs (2 × MACs) at the same size; latency: median CPU forward (batch 1), interleaved "
         f"with the baseline, on {report['machine']}.",
         "",
         "| model | training | seeds | mAP50-95 | mAP50 | Δ mAP50-95 | Δ 95 % interval | verdict | gate effect "
-        "| params | GFLOPs | latency ms (× baseline) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| kernels moved | params | GFLOPs | latency ms (× baseline) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         delta = _opt(r["delta_vs_control"], "+.4f")
@@ -223,6 +234,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"{_fmt(r['mAP50-95'], r['mAP50-95_std'])} | {_fmt(r['mAP50'], r['mAP50_std'])} | {delta} | "
             f"{_interval(r['delta_ci95'])} | "
             f"{r['verdict']} | {_opt(r['gate_effect'], '.3f', '—' if r['k'] is None else 'not shipped')} | "
+            f"{_opt(r['kernel_change'], '.2f', '—')} | "
             f"{r['params']:,} | {r['gflops']:.3f} | {_opt(r['latency_ms'], '.1f')} "
             f"(×{_opt(r['latency_ratio'], '.2f')}) |"
         )
@@ -239,9 +251,22 @@ def markdown(report: dict[str, Any]) -> str:
         f"in all: {report['default_plan_minutes']:.0f} min for the default plan (`python -m lska_demo zoo`), "
         f"{extended:.0f} min for `--plan extended` and {report.get('adapter_minutes', 0.0):.0f} min for "
         "`--plan adapters` (Ultralytics' trainer on this machine's CPU, evaluation not included).",
+        *_retired_lines(report.get("retired", [])),
         *design_markdown(design_rows(report["rows"])),
     ]
     return "\n".join(lines)
+
+
+def _retired_lines(retired: list[str]) -> list[str]:
+    if not retired:
+        return []
+    return [
+        "",
+        f"**Retired, not in the table:** {len(retired)} models whose large kernels never left their random init "
+        "(grafted with a zero 1×1 gate conv, which gives the kernels no gradient; `lska_demo.zoo.retire`): "
+        + ", ".join(f"`{i}`" for i in retired)
+        + ". Their metrics stay in the manifest; no file ships and the app does not offer them as trained.",
+    ]
 
 
 DESIGN_COMPARISON = (23, "sppf")  # where the zoo trains the paper's four designs (zoo.adapters_plan)

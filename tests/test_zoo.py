@@ -137,3 +137,61 @@ def test_find_matches_a_baseline_whatever_point_it_names(tmp_path: Path) -> None
     assert manifest.find(VariantSpec(point="neck", block="van", nc=4))["id"] == "b"
     assert manifest.find(VariantSpec(nc=80)) is None
     assert manifest.find(VariantSpec(k=23, nc=4)) is None
+
+
+def test_models_whose_kernels_never_moved_are_retired(tmp_path: Path) -> None:
+    from lska_demo.zoo.manifest import Manifest
+    from lska_demo.zoo.retire import retire_unmoved
+
+    def entry(model_id: str, spec: VariantSpec, mode: str, **extra: object) -> dict:
+        (tmp_path / f"{model_id}.safetensors").write_bytes(b"x")
+        return {"id": model_id, "spec": asdict(spec), "mode": mode, "seed": 0, "file": f"{model_id}.safetensors",
+                "sha256": "0", **extra}  # fmt: skip
+
+    lska = VariantSpec(k=23, point="sppf", nc=4)
+    manifest = Manifest(
+        models=[
+            entry("moved", lska, "adapter", regime="adapter", kernel_change=0.58),
+            entry("stuck", lska, "adapter", regime="adapter", kernel_change=0.004),
+            entry("old-graft", lska, "graft"),  # trained before kernel_change was recorded
+            entry("scratch", lska, "scratch"),
+            entry("pointwise", VariantSpec(k=1, point="sppf", nc=4, design="pointwise"), "adapter", regime="adapter"),
+            entry("control", VariantSpec(nc=4), "finetune"),
+        ]
+    )
+    assert retire_unmoved(manifest, tmp_path) == ["stuck", "old-graft"]
+    assert sorted(p.stem for p in tmp_path.glob("*.safetensors")) == ["control", "moved", "pointwise", "scratch"]
+    assert manifest.entry("stuck")["file"] is None and "random init" in manifest.entry("stuck")["retired"]
+    assert [m["id"] for m in manifest.active] == ["moved", "scratch", "pointwise", "control"]
+    assert manifest.find(lska, regime="adapter")["id"] == "moved"
+    assert manifest.find(lska, regime="finetune") is None  # the retired graft answers no choice
+
+
+def _shipped_gate_entries() -> list[dict]:
+    from lska_demo.zoo.manifest import Manifest
+    from lska_demo.zoo.retire import has_large_kernels
+
+    return [e for e in Manifest.load(WEIGHTS_DIR).active if e.get("file") and has_large_kernels(e)]
+
+
+@pytest.mark.parametrize("entry", _shipped_gate_entries(), ids=lambda e: e["id"])
+def test_every_shipped_gate_trained_its_large_kernels(entry: dict) -> None:
+    """Measured on the weights: every depthwise kernel of a shipped graft or adapter is distinguishable (KS test,
+    p < 1e-3) from both PyTorch's default init U(-1/sqrt(fan), 1/sqrt(fan)) and VAN's N(0, sqrt(2/fan)), and the
+    recorded relative change from the init is at least 0.1."""
+    import math
+
+    from safetensors.numpy import load_file
+    from scipy import stats
+
+    from lska_demo.zoo.retire import KERNEL_CHANGE_MIN
+
+    assert entry["kernel_change"] >= KERNEL_CHANGE_MIN
+    kernels = {k: w for k, w in load_file(str(WEIGHTS_DIR / entry["file"])).items() if w.ndim == 4 and w.shape[1] == 1}
+    assert kernels, "an adapter of a large-kernel gate holds its depthwise kernels"
+    for key, w in kernels.items():
+        fan = w.shape[2] * w.shape[3]
+        values = w.astype("float64").ravel()
+        p_uniform = stats.kstest(values * math.sqrt(fan), "uniform", args=(-1, 2)).pvalue
+        p_normal = stats.kstest(values / math.sqrt(2 / fan), "norm").pvalue
+        assert max(p_uniform, p_normal) < 1e-3, f"{key}: p = {p_uniform:.2g} (uniform), {p_normal:.2g} (normal)"

@@ -106,7 +106,15 @@ class LargeKernelGate(nn.Module):
 
 
 class LSKA(LargeKernelGate):
-    """Large Separable Kernel Attention (Lau et al., ESWA 2024): 1xa, ax1, then dilated 1xK, Kx1, then 1x1."""
+    """Large Separable Kernel Attention (Lau et al., ESWA 2024): 1xa, ax1, then dilated 1xK, Kx1, then 1x1.
+
+    Parameter names and shapes are the authors' (``models/van.py``), so their state dicts load.
+
+    Args:
+        dim (int): Input channels; the output has the same (the gate multiplies its input).
+        k_size (int): Receptive field k of the cascade (7, 11, 23, 35, 41, 53, or any k the rule of
+            ``kernel_spec`` yields an odd K for); a clear ValueError otherwise.
+    """
 
     stage_names = ("conv0h", "conv0v", "conv_spatial_h", "conv_spatial_v", "conv1")
 

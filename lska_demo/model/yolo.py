@@ -287,7 +287,15 @@ def export_yaml(spec: VariantSpec) -> str:
 
 
 def build_model(spec: VariantSpec, verbose: bool = False) -> DetectionModel:
-    """A freshly initialised DetectionModel of ``spec`` (eval mode, CPU)."""
+    """A freshly initialised DetectionModel of ``spec`` (eval mode, CPU).
+
+    Args:
+        spec: the variant (k, insertion point, block, design, scale, classes); ``k=None`` is plain YOLOv8.
+        verbose: let Ultralytics print the layer table.
+
+    Returns:
+        The model, built by Ultralytics' ``parse_model`` from the generated YAML (``variant_yaml``).
+    """
     d, _ = variant_yaml(spec)
     model = DetectionModel(d, ch=3, nc=spec.nc, verbose=verbose)
     return model.eval()

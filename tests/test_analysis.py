@@ -26,9 +26,9 @@ from lska_demo.analysis.kernel_views import equivalent_kernels, rank1, weights_v
 from lska_demo.model.kernels import LSKA, PAPER_KERNEL_SIZES
 from lska_demo.model.yolo import VariantSpec, build_model, lska_layers
 
-# GUIDE §1: spatial weights per channel of the four designs (LKA-trivial k*k, LSKA-trivial 2k, LKA a*a + K*K,
-# LSKA 2a + 2K), typed in from the table rather than recomputed by the code under test.
-GUIDE_WEIGHTS = {
+# The paper's design table: spatial weights per channel of the four designs (LKA-trivial k*k, LSKA-trivial 2k,
+# LKA a*a + K*K, LSKA 2a + 2K), typed in from the table rather than recomputed by the code under test.
+PAPER_WEIGHTS = {
     7: {"lka_trivial": 49, "lska_trivial": 14, "lka": 18, "lska": 12},
     11: {"lka_trivial": 121, "lska_trivial": 22, "lka": 34, "lska": 16},
     23: {"lka_trivial": 529, "lska_trivial": 46, "lka": 74, "lska": 24},
@@ -84,7 +84,7 @@ def test_design_costs_match_the_closed_forms() -> None:
     rows = design_costs(dim=dim, size=size)
     assert len(rows) == 4 * len(PAPER_KERNEL_SIZES)
     for row in rows:
-        wpc = GUIDE_WEIGHTS[row["k"]][row["design"]]
+        wpc = PAPER_WEIGHTS[row["k"]][row["design"]]
         assert row["weights_per_channel"] == wpc
         assert row["gflops"] == row["gflops_analytic"] == (2 * size * size * dim * (wpc + dim)) / 1e9
         biases = dim * DEPTHWISE_STAGES[row["design"]]
@@ -94,7 +94,7 @@ def test_design_costs_match_the_closed_forms() -> None:
 def test_weights_vs_k_matches_the_guide_table() -> None:
     rows = weights_vs_k()
     assert {(r["design"], r["k"]): r["weights_per_channel"] for r in rows} == {
-        (d, k): w for k, per in GUIDE_WEIGHTS.items() for d, w in per.items()
+        (d, k): w for k, per in PAPER_WEIGHTS.items() for d, w in per.items()
     }
 
 
@@ -359,7 +359,7 @@ def test_cli_kernels(capsys: pytest.CaptureFixture[str], tmp_path: object) -> No
 
 def test_cli_designs(capsys: pytest.CaptureFixture[str]) -> None:
     out = _cli(capsys, "designs", "--dim", "8", "--size", "4", "--ks", "7", "11")
-    assert [(r["design"], r["k"]) for r in out["rows"]][:4] == [(d, 7) for d in GUIDE_WEIGHTS[7]]
+    assert [(r["design"], r["k"]) for r in out["rows"]][:4] == [(d, 7) for d in PAPER_WEIGHTS[7]]
 
 
 def test_cli_erf_module(capsys: pytest.CaptureFixture[str]) -> None:

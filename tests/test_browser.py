@@ -1,7 +1,7 @@
 """A person's path through the page, in headless Debian Chromium driven by Playwright.
 
 Pick k=53 and the neck, upload an image, press Compare: both annotated images and the cost table must appear.
-Then, on a laptop and a phone (issue 12): the domain note for a photo and none for a benchmark image, a trained /
+Then, on a laptop and a phone: the domain note for a photo and none for a benchmark image, a trained /
 untrained pair marked with a banner before any click, old results cleared when the choice changes, and every tab
 reachable without sideways scrolling (screenshots of each under ``.cache/screenshots/``).
 Skipped only where /usr/bin/chromium is missing (CI installs it); ``playwright install`` is never needed.
@@ -72,7 +72,7 @@ def test_a_bad_upload_shows_a_message_not_a_trace(page, tmp_path: Path) -> None:
     assert "Traceback" not in page.content()
 
 
-# --- issue 12: what a newcomer reads, on a laptop and a phone (the harness's ``app_page``, both viewports) ------
+# --- what a newcomer reads, on a laptop and a phone (the harness's ``app_page``, both viewports) ------
 
 TABS = ["Compare", "Receptive field", "Attention", "Cost", "Zoo", "Teach"]
 

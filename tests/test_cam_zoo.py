@@ -1,4 +1,4 @@
-"""Grad-CAM and EigenCAM of the shipped zoo models on the shipped benchmark images (issue 12: Grad-CAM was blank).
+"""Grad-CAM and EigenCAM of the shipped zoo models on the shipped benchmark images (Grad-CAM was once blank on them).
 
 The layer before Detect feeds only the stride-32 head; these images' objects are found at stride 8 or 16, so a
 Grad-CAM of that one layer is exactly zero. Per box, on the Detect input that produced it, the map is not flat.

@@ -1,6 +1,6 @@
 """The guarded server against a launched tiny Gradio app (loopback, bounded in count and time).
 
-Reproduces issue 14's rows for the server: the dev-reload stream, idle connections, a huge parameter,
+Reproduces the abuses once measured against the server: the dev-reload stream, idle connections, a huge parameter,
 upload storage and rate, a flood of heavy requests from one client, and absolute paths in what a visitor
 can fetch.
 """

@@ -17,7 +17,7 @@ from lska_demo.model.kernels import (
     kernel_spec,
 )
 
-# The authors' table (GUIDE §1), typed in by hand: k -> (d, a, a padding, K, K padding).
+# The authors' kernel table (their repository's models/van.py), typed in by hand: k -> (d, a, a padding, K, K padding).
 TABLE = {
     7: (2, 3, 1, 3, 2),
     11: (2, 3, 1, 5, 4),

@@ -1,4 +1,4 @@
-"""What the page says before and around a comparison (issue 12), through the service, without a browser:
+"""What the page says before and around a comparison through the service, without a browser:
 trained or not before any model loads, the domain note, why a result is empty, the yolov8n.pt choice offline."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def test_whole_numbers_arrive_as_ints_or_integral_floats_never_as_text(service: 
     yaml_b, _ = service.export(23.0, "sppf", "gate", "n", 80)
     assert yaml_a == yaml_b
     with pytest.raises(ValueError, match="number of classes must be a whole number, not '80'"):
-        service.export(23, "sppf", "gate", "n", "80")  # issue 14: strict, as the raw HTTP API sends it
+        service.export(23, "sppf", "gate", "n", "80")  # strict, as the raw HTTP API sends it
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_pretrained_offline_falls_back_with_advice(tmp_path: Path, picture: np.n
     assert not result.baseline.trained and result.baseline.image is None
     assert "COCO-pretrained" in result.baseline.status and "Untrained" in result.variant.status
     assert "/" not in result.baseline.status and "YOLO_OFFLINE" not in result.baseline.status  # no operator detail
-    assert str(tmp_path) not in result.baseline.status + result.variant.status  # issue 14: no server path
+    assert str(tmp_path) not in result.baseline.status + result.variant.status  # no server path
 
 
 def test_operator_checkpoint_graft_predicts_what_the_baseline_predicts(fake_zoo: Path, picture: np.ndarray) -> None:

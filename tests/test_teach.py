@@ -22,7 +22,7 @@ from lska_demo.analysis.trained_kernels import gates_in, trained_kernels
 from lska_demo.model.kernels import DESIGNS, LKA, LSKA, PAPER_KERNEL_SIZES, LSKABlock, build_design, equivalent_kernel
 from lska_demo.present.teach import plots as teach_plots
 
-# GUIDE §1, typed in by hand: spatial weights per channel at k = 53.
+# The paper's design table, typed in by hand: spatial weights per channel at k = 53.
 WEIGHTS_AT_53 = {"lka_trivial": 2809, "lka": 314, "lska_trivial": 106, "lska": 44}
 
 

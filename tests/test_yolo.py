@@ -197,6 +197,8 @@ def test_grafted_checkpoint_keeps_lska_through_training(tiny_data: Path, tmp_pat
     )
     model = YOLO(str(grafted.weights)).model
     assert sum(isinstance(m, C2fLSKA) for m in model.modules()) == 4
+    assert base.kernel_change is None  # no large kernel to move
+    assert grafted.kernel_change is not None and grafted.kernel_change > 0.01  # near-identity graft: they learn
     assert isinstance(save_checkpoint(model, tmp_path / "copy.pt"), Path)
 
 

@@ -21,7 +21,7 @@ from ultralytics.utils.torch_utils import unwrap_model
 
 from lska_demo.core.runtime import CACHE_DIR
 from lska_demo.model.kernels import GRAFT_GATE_SCALE
-from lska_demo.model.yolo import VariantSpec, export_yaml, graft, large_kernels, save_checkpoint
+from lska_demo.model.yolo import VariantSpec, export_yaml, graft, kernel_change, large_kernels, save_checkpoint
 
 MODES = ("scratch", "graft", "finetune")
 
@@ -93,6 +93,7 @@ class TrainResult:
     weights: Path
     metrics: dict[str, float]
     seconds: float
+    kernel_change: float | None = None  # a graft's large kernels, relative L2 change from their init
 
 
 def _metrics(results: Any) -> dict[str, float]:
@@ -126,6 +127,7 @@ def train(
     if run_dir.exists():
         shutil.rmtree(run_dir)  # a half-finished run restarts; finished runs were copied out already
     run_dir.mkdir(parents=True)
+    init: dict[str, torch.Tensor] = {}
     if mode == "scratch":
         if spec is None:
             raise ValueError("scratch training needs a variant spec")
@@ -137,7 +139,9 @@ def train(
         if spec is None or spec.is_baseline:
             raise ValueError("graft needs an LSKA variant spec")
         base = YOLO(str(base_weights)).model.float()
-        source = save_checkpoint(graft(base, spec), run_dir / f"{spec.name}-graft.pt")
+        grafted = graft(base, spec, seed=recipe.seed)
+        init = {key: w.detach().clone() for key, w in large_kernels(grafted).items()}
+        source = save_checkpoint(grafted, run_dir / f"{spec.name}-graft.pt")
     else:
         source = Path(base_weights)
     started = time.perf_counter()
@@ -158,7 +162,8 @@ def train(
     seconds = time.perf_counter() - started
     trained = run_dir / "train" / "weights"
     weights = trained / "best.pt" if (trained / "best.pt").exists() else trained / "last.pt"
-    return TrainResult(weights=weights, metrics=_metrics(model.trainer.validator.metrics), seconds=seconds)
+    change = kernel_change(init, large_kernels(YOLO(str(weights)).model)) if init else None
+    return TrainResult(weights, _metrics(model.trainer.validator.metrics), seconds, change)
 
 
 def evaluate(

@@ -27,7 +27,7 @@ def build_zoo(
 ) -> Manifest:
     """Train every plan item not yet in the manifest, writing the manifest after each: resumable."""
     from lska_demo.core.provenance import training_machine
-    from lska_demo.train.trainer import FINETUNE, SCRATCH, evaluate, train, with_seed
+    from lska_demo.train.trainer import FINETUNE, SCRATCH, evaluate, graft_init, train, with_seed
     from lska_demo.zoo.convert import ship_full
 
     plan = plan if plan is not None else default_plan()
@@ -80,6 +80,8 @@ def build_zoo(
             "machine": training_machine(),
         }
         entry["regime"] = REGIMES[item.mode]
+        if item.mode == "graft":
+            entry.update(init=graft_init(), kernel_change=result.kernel_change)
         if item.ship:
             entry.update(ship_full(result.weights, entry, weights_dir))
         manifest.upsert(entry)

@@ -169,15 +169,18 @@ def dilation_caption(grid: DilationGrid) -> str:
 
 
 def trained_kernels_figure(view: TrainedKernels) -> np.ndarray:
-    """One row per channel: its equivalent kernel, the best rank-1 approximation, and the residual (same scale)."""
+    """One row per channel: a fresh random init of it, its equivalent kernel, the best rank-1 approximation, and the
+    residual (the last three on one scale; the init on its own)."""
     rows = len(view.kernels)
-    fig = _figure(WIDTH, 0.8 + 1.75 * rows)
-    axes = np.atleast_2d(fig.subplots(rows, 3))
+    fig = _figure(WIDTH, 0.8 + 1.5 * rows)
+    axes = np.atleast_2d(fig.subplots(rows, 4))
+    weights = "trained" if view.trained else "random"
     for row, channel in zip(axes, view.kernels, strict=True):
         limit = float(np.abs(channel.kernel).max()) or 1.0
-        _signed(row[0], channel.kernel, f"channel {channel.channel}", limit)
-        _signed(row[1], channel.rank1, "rank 1", limit)
-        _signed(row[2], channel.kernel - channel.rank1, f"error {channel.rank1_error:.0%}", limit)
+        _signed(row[0], channel.init, "random init", float(np.abs(channel.init).max()) or 1.0)
+        _signed(row[1], channel.kernel, f"ch {channel.channel}, {weights}", limit)
+        _signed(row[2], channel.rank1, "rank 1", limit)
+        _signed(row[3], channel.kernel - channel.rank1, f"error {channel.rank1_error:.0%}", limit)
     fig.suptitle(trained_kernels_title(view), fontsize=TITLE)
     return _render(fig)
 
@@ -187,9 +190,19 @@ def trained_kernels_title(view: TrainedKernels) -> str:
     return f"{_short(view.design)} k={view.k}: {weights} kernels"
 
 
+def init_measure(view: TrainedKernels) -> str:
+    """One line: can these kernels be told from their random init?"""
+    moved = f"moved {view.kernel_change:.2f} (‖w − w₀‖ / ‖w₀‖, recorded at training); " if view.kernel_change else ""
+    verdict = "distinguishable from" if view.init_p < 1e-3 else "not distinguishable from"
+    return (
+        f"From their init: {moved}a KS test of the depthwise weights against the default init gives p = "
+        f"{view.init_p:.1g} ({verdict} random at p < 0.001)."
+    )
+
+
 def trained_kernels_caption(view: TrainedKernels) -> str:
     worst = max(c.rank1_error for c in view.kernels)
-    source = "" if view.trained else " These weights are random: no trained model was given."
+    source = f" {init_measure(view)}" if view.trained else " These weights are random: no trained model was given."
     if worst < 1e-6:
         return (
             f"Each {_short(view.design)} channel's {view.k}×{view.k} kernel is exactly one row times one column "

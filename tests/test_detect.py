@@ -41,3 +41,20 @@ def test_detect_is_thread_safe_on_a_shared_model() -> None:
     for t in threads:
         t.join()
     assert results == [expected] * 3
+
+
+def test_labels_never_overlap_even_for_crowded_boxes() -> None:
+    from lska_demo.analysis.detect import Detection, DetectionResult
+    from lska_demo.present.draw import place_labels
+
+    # twelve boxes sharing almost the same top-left corner: labels drawn at the corner would all overlap
+    boxes = [(10.0 + i, 40.0 + i, 200.0 + i, 300.0 + i) for i in range(12)]
+    spots = place_labels(boxes, [(90.0, 16.0)] * 12, (400, 400))
+    for i, a in enumerate(spots):
+        assert a[0] >= 0 and a[2] <= 400 and a[1] >= 0 and a[3] <= 400, a
+        for b in spots[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    assert spots[0] == (10.0, 24.0, 100.0, 40.0)  # the first label sits above its box
+    image = np.full((400, 400, 3), 255, np.uint8)
+    dets = [Detection(0, "person", 0.9 - i / 100, box) for i, box in enumerate(boxes)]
+    assert draw_detections(image, DetectionResult(tuple(dets), 0.0, 640)).shape == image.shape

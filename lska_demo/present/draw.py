@@ -34,23 +34,52 @@ def font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
 
 
+Rect = tuple[float, float, float, float]
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(boxes: list[Rect], sizes: list[tuple[float, float]], canvas: tuple[int, int]) -> list[Rect]:
+    """Where each box's label goes so that no two labels overlap: above the box's top-left corner, else inside it,
+    else below the box, else the nearest free place up or down from the corner; always inside the canvas.
+
+    Args:
+        boxes: (x1, y1, x2, y2) of each detection, in drawing order (the most confident first).
+        sizes: (width, height) of each label's rectangle.
+        canvas: (width, height) of the image.
+    """
+    width, height = canvas
+    placed: list[Rect] = []
+    for (x1, y1, _, y2), (w, h) in zip(boxes, sizes, strict=True):
+        left = min(max(x1, 0.0), max(width - w, 0.0))
+        steps = range(1, int(2 * height // max(h, 1)) + 1)
+        tops = [y1 - h, y1, y2, *(y1 - h + sign * step * h / 2 for step in steps for sign in (-1, 1))]
+        candidates = [(left, t, left + w, t + h) for t in tops if 0 <= t <= height - h]
+        free = next((c for c in candidates if not any(_overlaps(c, p) for p in placed)), None)
+        placed.append(free or (candidates[0] if candidates else (left, 0.0, left + w, h)))
+    return placed
+
+
 def draw_detections(image: np.ndarray, result: DetectionResult) -> np.ndarray:
-    """A copy of ``image`` with every detection's box, label and score; sizes follow the image's size."""
+    """A copy of ``image`` with every detection's box, label and score; sizes follow the image's size, and labels
+    are placed so that none covers another (``place_labels``), the most confident placed first."""
     canvas = Image.fromarray(image).convert("RGB")
     draw = ImageDraw.Draw(canvas)
     side = max(canvas.size)
     width = max(2, round(side / 320))
     text_font = font(max(11, round(side / 45)))
-    for det in result.detections:
-        colour = PALETTE[det.cls % len(PALETTE)]
-        x1, y1, x2, y2 = det.box
-        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
-        text = f"{det.label} {det.score:.2f}"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=text_font)
-        tw, th = right - left, bottom - top
-        ty = y1 - th - 2 * width if y1 - th - 2 * width >= 0 else y1  # above the box unless at the top edge
-        draw.rectangle((x1, ty, x1 + tw + 2 * width, ty + th + 2 * width), fill=colour)
-        draw.text((x1 + width, ty + width - top), text, fill=(0, 0, 0), font=text_font)
+    detections = sorted(result.detections, key=lambda d: -d.score)
+    texts = [f"{det.label} {det.score:.2f}" for det in detections]
+    extents = [draw.textbbox((0, 0), text, font=text_font) for text in texts]
+    sizes = [(right - left + 2 * width, bottom - top + 2 * width) for left, top, right, bottom in extents]
+    for det in detections:
+        draw.rectangle(det.box, outline=PALETTE[det.cls % len(PALETTE)], width=width)
+    spots = place_labels([tuple(map(float, det.box)) for det in detections], sizes, canvas.size)
+    for det, text, (_, top, _, _), spot in zip(detections, texts, extents, spots, strict=True):
+        draw.rectangle(spot, fill=PALETTE[det.cls % len(PALETTE)])
+        draw.text((spot[0] + width, spot[1] + width - top), text, fill=(0, 0, 0), font=text_font)
     return np.asarray(canvas)
 
 

@@ -8,18 +8,20 @@ true or false (not "yes" or 2), and a choice must be one of the choices with its
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from lska_demo.core.strict import InputError, echo, strict_bool, strict_choice, strict_float, strict_int
 from lska_demo.model.kernels import PAPER_KERNEL_SIZES
 from lska_demo.model.vocabulary import BLOCK_LABELS, CAM_METHODS, DESIGN_LABELS, POINT_LABELS, SCALE_LABELS, described
+from lska_demo.model.yolo import VariantSpec
 
 MAX_ERF_IMAGES = 16
 MAX_CLASSES = 10_000
 IMGSZ_RANGE = (64, 1280)
 STRIDE = 32  # YOLOv8's largest stride: input sizes are multiples of it
 
-__all__ = ["MAX_CLASSES", "MAX_ERF_IMAGES", "InputError", "echo"]
+__all__ = ["MAX_CLASSES", "MAX_ERF_IMAGES", "InputError", "VariantChoice", "echo"]
 
 
 def check_k(k: Any) -> int:
@@ -60,6 +62,30 @@ def check_design(design: Any) -> str:
 def check_variant(k: Any, point: Any, block: Any) -> tuple[int, str, str]:
     """The three choices that name an LSKA variant."""
     return check_k(k), check_point(point), check_block(block)
+
+
+@dataclass(frozen=True)
+class VariantChoice:
+    """The variant a visitor chose, checked once when made, so the tab services never see a loose value.
+
+    The fields come back normalised (23.0 as 23); a combination the spec refuses (VAN's block with LKA) raises
+    here too, with its reason.
+    """
+
+    k: int
+    point: str
+    block: str
+    design: str = "lska"
+
+    def __post_init__(self) -> None:
+        for name, value in zip(("k", "point", "block"), check_variant(self.k, self.point, self.block), strict=True):
+            object.__setattr__(self, name, value)  # frozen: set through object's own setter
+        object.__setattr__(self, "design", check_design(self.design))
+        self.spec()  # refuse an impossible combination now, not in the middle of a tab's work
+
+    def spec(self, **extra: Any) -> VariantSpec:
+        """The model this choice names; ``extra`` sets the rest (``scale``, ``nc``)."""
+        return VariantSpec(self.k, self.point, self.block, design=self.design, **extra)
 
 
 def check_method(method: Any) -> str:

@@ -1,0 +1,137 @@
+"""The sentences the tabs show beside their results, as pure functions: the tab services decide what to compute,
+this module says what it means to a visitor, so either can change without the other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lska_demo.app.sources import ZOO
+from lska_demo.benchmark.domain import DomainNote
+from lska_demo.core.cache import LoadedModel
+from lska_demo.present import explain
+
+NEITHER_TRAINED = (
+    "Neither side is trained: both are randomly initialised networks. No detections; receptive fields and "
+    "attention show the architectures, not anything learned."
+)
+
+
+def joined(*parts: str) -> str:
+    """The paragraphs of a note, the empty ones left out."""
+    return "\n\n".join(part for part in parts if part)
+
+
+def pair_banner(base_trained: bool, variant_trained: bool) -> str:
+    """The warning for a pair whose sides differ in training, or that has no trained side at all."""
+    if base_trained and variant_trained:
+        return ""
+    if not (base_trained or variant_trained):
+        return NEITHER_TRAINED
+    untrained = "LSKA side" if base_trained else "baseline"
+    return (
+        f"Not a fair comparison: the {untrained} is untrained (random weights) while the other side is trained. "
+        "Differences between them come from training, not from LSKA. Pick a choice marked trained on both sides "
+        "(the Zoo tab lists them)."
+    )
+
+
+def untrained_warning(base: LoadedModel, variant: LoadedModel, what: str) -> str:
+    """The warning to show first when a side of ``what`` (receptive field, attention) has random weights."""
+    return explain.untrained_warning(
+        {"baseline": (base.name, base.trained), "LSKA": (variant.name, variant.trained)}, what
+    )
+
+
+# --- compare ------------------------------------------------------------------------------------------------
+
+
+def empty_reason(trained: bool, found: bool, conf: float, domain: DomainNote | None) -> str:
+    """Why a trained side found nothing; empty where it found something or is untrained."""
+    if not trained or found:
+        return ""
+    reason = f"Nothing scored above the confidence threshold ({conf:.2f})."
+    if domain is not None and not domain.is_benchmark:
+        return f"{reason} The zoo's models know only four synthetic shapes, so on this image that means nothing."
+    if domain is not None:
+        return f"{reason} Lower the threshold to see the model's weaker guesses."
+    return f"{reason} This model knows the 80 COCO classes; lower the threshold to see weaker guesses."
+
+
+def compare_note(source: str, base_trained: bool, variant_trained: bool, domain: DomainNote | None) -> str:
+    """What one image's detections can and cannot say about LSKA, for this source and pair."""
+    lines = (
+        [] if domain is None or domain.is_benchmark else [f"**⚠ Outside what the zoo was trained on.** {domain.advice}"]
+    )
+    if source == ZOO and base_trained and variant_trained:
+        lines.append(
+            "Both models were fine-tuned from the same scratch baseline with the same recipe and seed; only LSKA "
+            "differs. One image is an anecdote: the zoo's test-set metrics are the evidence."
+        )
+    elif source != ZOO and variant_trained:
+        lines.append(
+            "The LSKA side is an identity-initialised graft: its detections equal the baseline's by construction."
+        )
+    elif base_trained or variant_trained:
+        untrained = "LSKA side" if base_trained else "baseline"
+        lines.append(
+            f"The {untrained} has no trained weights, so it shows no detections: this pair compares training, not LSKA."
+        )
+    else:
+        lines.append(NEITHER_TRAINED)
+    return "\n\n".join(lines)
+
+
+# --- receptive field and attention --------------------------------------------------------------------------
+
+
+def erf_details(files: int, upload: bool, used: int, imgsz: int, layer: str) -> list[str]:
+    """Which images the receptive field was measured on, and how to read its areas."""
+    return [
+        explain.images_used(files, upload, used),
+        f"At {imgsz} px, layer '{layer}'. Area: the smallest centred square holding that share of "
+        "the gradient, as a share of the image (larger = wider field).",
+    ]
+
+
+def stage_caption(units: list[tuple[str, Any]]) -> str:
+    """What the stage maps show, and which LSKA unit they come from when the variant has several."""
+    which = "" if len(units) == 1 else f" Shown: the first of {len(units)} LSKA units ({units[0][0]})."
+    return explain.STAGE_CAPTION + which
+
+
+def cam_caption(cam: Any) -> str:
+    """A class activation map's caption; a flat map says why there is no picture."""
+    return f"No map: {cam.flat_reason}." if cam.flat else explain.cam_caption(cam.method, cam.layer, cam.detections)
+
+
+def attention_note(warning: str, uploaded: bool, identity_graft: bool, cams: dict[str, dict[str, Any]]) -> str:
+    """The attention tab's note: the untrained warning, which image, the graft's identity, each CAM's remark."""
+    return joined(
+        warning,
+        "" if uploaded else "No image was uploaded above: showing the first held-out benchmark image.",
+        "Identity graft: LSKA's 1x1 conv is zero with bias 1, so the gate passes features unchanged."
+        if identity_graft
+        else "",
+        *(f"{role.capitalize()} ({c['model']}): {c['note']}." for role, c in cams.items() if c.get("note")),
+    )
+
+
+# --- cost ---------------------------------------------------------------------------------------------------
+
+
+def cost_label(nc: int, imgsz: int, native: int, who: str) -> str:
+    """What the cost numbers are of: "at 256 px input, 4 classes (as the zoo's models run)"."""
+    own = f"as {who} run" if imgsz == native else f"{who} run at {native} px"
+    return f"at {imgsz} px input, {nc} classes ({own})"
+
+
+def cost_note(nc: int, imgsz: int, native: int, who: str, timed: bool) -> str:
+    """How the parameters, FLOPs and (when timed) latency were counted."""
+    note = (
+        f"YOLOv8n with {nc} classes, {imgsz}x{imgsz} input ({who} run at {native} px). FLOPs count "
+        "multiply-adds x 2 and include every tap of a kernel wider than its feature map (padding), which is "
+        f"what the hardware runs. {explain.KERNEL_EXPLANATION}"
+    )
+    if timed:
+        note += " Latency: median of 10 CPU forward passes after 2 warm-ups, on whatever else this machine runs."
+    return note

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from lska_demo.analysis.cascade import teaching_gate
@@ -27,7 +29,7 @@ def test_padding_share() -> None:
 def test_the_field_grows_with_k_only_where_the_map_is_wide_enough() -> None:
     gates = {k: teaching_gate("lska", k).float() for k in PAPER_KERNEL_SIZES}
     wide = [row.ratio for row in reach_vs_k(gates, 96)]
-    assert all(b > a for a, b in zip(wide, wide[1:], strict=False)), wide  # every paper size fits 96 px
+    assert all(b > a for a, b in pairwise(wide)), wide  # every paper size fits 96 px
     narrow = reach_vs_k(gates, 8)
     beyond = {row.ratio for row in narrow if row.k >= 15}  # past 2 * 8 - 1 the whole map is already reached
     assert len(beyond) == 1, narrow

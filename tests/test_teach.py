@@ -231,7 +231,7 @@ def test_trained_kernels_stand_beside_a_random_init_and_say_whether_they_moved()
     fresh = _seeded("lska", 64, 23, seed=3)
     untouched = trained_kernels(fresh, trained=True, top=2)
     assert untouched.init_p > 1e-3  # kernels at their init cannot be told from it
-    assert "not distinguishable from random" in teach_plots.trained_kernels_caption(untouched)
+    assert "NOT told apart from their random init" in teach_plots.trained_kernels_caption(untouched)
     moved = _seeded("lska", 64, 23, seed=3)
     with torch.no_grad():
         for conv in moved.depthwise_convs():
@@ -239,6 +239,6 @@ def test_trained_kernels_stand_beside_a_random_init_and_say_whether_they_moved()
     view = trained_kernels(moved, trained=True, top=2, kernel_change=1.6)
     assert view.init_p < 1e-3
     caption = teach_plots.trained_kernels_caption(view)
-    assert "moved 1.60" in caption and "distinguishable from random" in caption and "not distinguishable" not in caption
+    assert "moved 1.60" in caption and "told apart from their random init" in caption and "NOT" not in caption
     assert all(c.init.shape == c.kernel.shape and not np.allclose(c.init, c.kernel) for c in view.kernels)
     assert teach_plots.trained_kernels_figure(view).ndim == 3

@@ -72,7 +72,9 @@ class TeachService:
         with side.use() as model:
             gates = gates_in(model)
             name = next(iter(gates)) if gate is None else check_choice("gate", gate, list(gates))
-            return views.trained_view(gates[name], side.trained, f"{side.name}, {views.gate_label(name)}")
+            change = (side.entry or {}).get("kernel_change")
+            where = f"{side.name}, {views.gate_label(name)}"
+            return views.trained_view(gates[name], side.trained, where, change)
 
     @staticmethod
     def playground(k: Any, name: Any) -> tuple[TeachView, TeachView]:

@@ -80,15 +80,16 @@ def gate_label(name: str) -> str:
     return name
 
 
-def trained_view(gate: nn.Module, trained: bool, where: str) -> TrainedView:
+def trained_view(gate: nn.Module, trained: bool, where: str, kernel_change: float | None = None) -> TrainedView:
     """The most energetic channels of ``gate`` (a gate or a VAN block), random weights labelled as such.
 
     Args:
         gate: the module whose kernels to show.
         trained: whether its weights are trained.
         where: the model and gate, e.g. "yolov8n-lska23-neck-s0, layer 17", to start the caption.
+        kernel_change: the model's recorded relative change of its large kernels from their init, if known.
     """
-    view = trained_kernels(gate, trained)
+    view = trained_kernels(gate, trained, kernel_change=kernel_change)
     return TrainedView(
         teach_plots.trained_kernels_figure(view),
         f"{where}: {teach_plots.trained_kernels_caption(view)}",

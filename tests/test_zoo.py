@@ -195,3 +195,23 @@ def test_every_shipped_gate_trained_its_large_kernels(entry: dict) -> None:
         p_uniform = stats.kstest(values * math.sqrt(fan), "uniform", args=(-1, 2)).pvalue
         p_normal = stats.kstest(values / math.sqrt(2 / fan), "norm").pvalue
         assert max(p_uniform, p_normal) < 1e-3, f"{key}: p = {p_uniform:.2g} (uniform), {p_normal:.2g} (normal)"
+
+
+@pytest.mark.parametrize("point", list(INSERTION_POINTS))
+def test_a_graft_of_the_shipped_control_starts_within_a_fraction_of_a_percent(point: str) -> None:
+    """The README's "within about 0.1 %": the largest output difference to the parent, over its output's range."""
+    import torch
+
+    from lska_demo.benchmark.images import letterbox, load_image
+    from lska_demo.core.runtime import ASSETS_DIR
+    from lska_demo.model.yolo import graft
+    from lska_demo.zoo.load import load_entry
+    from lska_demo.zoo.manifest import Manifest
+
+    parent = load_entry(Manifest.load(WEIGHTS_DIR).entry("yolov8n-s0"), WEIGHTS_DIR)
+    grafted = graft(parent, VariantSpec(k=23, point=point, nc=parent.yaml["nc"])).eval()
+    for path in sorted(ASSETS_DIR.glob("benchmark-test-*.jpg"))[:3]:
+        x = letterbox(load_image(path), 256)[0]
+        with torch.no_grad():
+            before, after = parent(x)[0], grafted(x)[0]
+        assert 0 < float((after - before).abs().max() / before.abs().max()) < 2e-3

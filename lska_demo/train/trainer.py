@@ -29,11 +29,19 @@ MODES = ("scratch", "graft", "finetune")
 # Learning-rate multiplier of the inserted gates' depthwise kernels. Measured on the adapter regime (k=23 sppf,
 # 32 AdamW steps at lr0 5e-4): at 1x the kernels moved too little to tell from their random init.
 KERNEL_LR_SCALE = 100.0
+# Adam's epsilon for the kernels' group. Their gradients pass through the near-zero 1x1 gate weights (about 1e-3)
+# and can fall below Adam's default 1e-8, which then shrinks their steps: measured on the neck and head adapters,
+# whose P5 gates did not move at the default.
+KERNEL_ADAM_EPS = 1e-12
 
 
 def graft_init() -> dict[str, Any]:
     """How ``graft`` initialises what it inserts and how the trainer treats its kernels (for the manifest)."""
-    return {"gate_1x1": f"N(0, {GRAFT_GATE_SCALE:g}^2), bias 1", "kernel_lr_scale": KERNEL_LR_SCALE}
+    return {
+        "gate_1x1": f"N(0, {GRAFT_GATE_SCALE:g}^2), bias 1",
+        "kernel_lr_scale": KERNEL_LR_SCALE,
+        "kernel_adam_eps": KERNEL_ADAM_EPS,
+    }
 
 
 class LSKADetectionTrainer(DetectionTrainer):
@@ -61,6 +69,8 @@ class LSKADetectionTrainer(DetectionTrainer):
             group["params"] = keep
         settings = {key: value for key, value in template.items() if key != "params"}
         settings.update(lr=settings["lr"] * self.kernel_lr_scale, param_group="kernels")
+        if "eps" in settings:  # Adam-family optimisers
+            settings["eps"] = KERNEL_ADAM_EPS
         optimizer.add_param_group({"params": moved, **settings})
         return optimizer
 

@@ -7,13 +7,17 @@ Models are built or loaded on first use, so the page is served within seconds.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
+from typing import NoReturn
 
 import lska_demo  # noqa: F401  (offline runtime before Gradio, Ultralytics or torch start)
 from lska_demo.app.guard import GuardSettings
@@ -21,6 +25,8 @@ from lska_demo.benchmark.images import MAX_FILE_BYTES
 from lska_demo.core.runtime import ASSETS_DIR, CACHE_DIR, WEIGHTS_DIR
 
 CONCURRENCY = 2
+STOP_WAIT_S = 1.0
+"""Seconds a stop waits, once the server has closed, for the warm-up and running requests to finish."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -95,7 +101,35 @@ def private_temp_dir() -> Path:
     return folder
 
 
+def _still_working(warming: threading.Thread, wait_s: float) -> list[threading.Thread]:
+    """The threads that will not let the interpreter exit cleanly within ``wait_s`` seconds: the warm-up (torch
+    in a daemon thread aborts the process at exit) and request handlers still computing (Gradio runs them in
+    non-daemon worker threads, which the interpreter waits for however long a computation takes)."""
+    deadline = time.monotonic() + wait_s
+    waiting = [t for t in threading.enumerate() if t is warming or not (t.daemon or t is threading.current_thread())]
+    for thread in waiting:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t for t in waiting if t.is_alive()]
+
+
+def _exit_stopped(busy: list[threading.Thread]) -> NoReturn:
+    """End the process with code 0 after a stop, running the exit hooks but not the interpreter's teardown.
+
+    That teardown would wait for ``busy`` threads however long they compute (torch cannot be interrupted, and
+    their results have nobody left to go to), abort the process if one runs torch in a daemon thread (the
+    warm-up), and takes seconds of its own with torch, Gradio and Ultralytics loaded (2-3 s measured on a 2-core
+    machine) with nothing to save. The exit hooks (logging, weakref finalizers) are what a normal exit runs first.
+    """
+    if busy:
+        print(f"Stopped without waiting for: {', '.join(t.name for t in busy)} (still computing).", file=sys.stderr)
+    atexit._run_exitfuncs()  # CPython's own exit hooks, the part of a normal exit worth keeping
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Serve until Ctrl-C or SIGTERM, then end the process (code 0) within seconds whatever is connected."""
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
     temp = private_temp_dir()
@@ -116,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     warming = threading.Thread(target=warm_up, name="warm-up", daemon=True)  # off the start-up path
     warming.start()
     demo.queue(**queue_kwargs())  # heavy and light pools, a bounded queue (lska_demo.app.fairness)
+    busy: list[threading.Thread] | None = None  # None until the server stopped normally
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C, or SIGTERM re-raised by uvicorn: a normal stop
             serve(  # behind lska_demo.app.guard: refused dev routes, capped bodies and uploads, per-client limits
@@ -131,9 +166,12 @@ def main(argv: list[str] | None = None) -> None:
                 footer_links=[],
                 max_file_size=MAX_FILE_BYTES,  # refused at upload, before anything reads the file
             )
+        busy = _still_working(warming, STOP_WAIT_S)  # the warm-up and requests get a moment to finish
     finally:
-        warming.join()  # a stop in the first seconds: exiting while torch works in that thread aborts the process
+        if busy is None:  # serve failed: its traceback and exit code, once the warm-up's torch work is done
+            warming.join()
         shutil.rmtree(temp, ignore_errors=True)
+    _exit_stopped(busy)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ can fetch.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from lska_demo.app import fairness
-from lska_demo.app.guard import TEMP_ALIAS, GuardSettings, build_app, uvicorn_config
+from lska_demo.app.guard import TEMP_ALIAS, Guard, GuardSettings, build_app, uvicorn_config
 from lska_demo.core.runtime import PROJECT_ROOT
 
 PORT = 7881
@@ -217,3 +218,57 @@ def test_heavy_flood_gets_busy_while_light_calls_still_run(server: tuple[str, Pa
     assert [event for event, _ in results].count("complete") >= 1
     busy = [data for event, data in results if event == "error"]
     assert busy and all("Busy: you already have a heavy request running; try again in" in d for d in busy)
+
+
+def test_a_stop_ends_streams_waiting_on_their_client_and_refuses_new_requests(tmp_path: Path) -> None:
+    """A heartbeat-like stream whose client stays connected ends at ``Guard.stop()`` with a completed reply (the
+    last chunk sent), and a request arriving afterwards gets a 503: uvicorn's graceful shutdown has nothing left
+    to wait for."""
+    from starlette.responses import StreamingResponse
+
+    async def alive_forever() -> AsyncIterator[bytes]:
+        while True:
+            yield b"data: ALIVE\n\n"
+            await asyncio.sleep(3600)
+
+    guard = Guard(StreamingResponse(alive_forever(), media_type="text/event-stream"), tmp_path)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/gradio_api/heartbeat/s",
+        "headers": [],
+        "client": ("1.2.3.4", 1),
+    }
+    scope["asgi"] = {"version": "3.0", "spec_version": "2.3"}  # what uvicorn's h11 protocol declares
+
+    async def stop_while_streaming() -> tuple[list[dict], list[dict]]:
+        requested = [{"type": "http.request", "body": b"", "more_body": False}]
+        connected = asyncio.Event()  # the client never leaves
+
+        async def receive() -> dict:
+            if requested:
+                return requested.pop()
+            await connected.wait()
+            return {"type": "http.disconnect"}
+
+        streamed: list[dict] = []
+        refused: list[dict] = []
+
+        async def stream_send(message: dict) -> None:
+            streamed.append(message)
+
+        async def refused_send(message: dict) -> None:
+            refused.append(message)
+
+        serving = asyncio.create_task(guard(scope, receive, stream_send))
+        while len(streamed) < 2:  # the start and the first event
+            await asyncio.sleep(0.01)
+        guard.stop()
+        await asyncio.wait_for(serving, timeout=5)
+        await guard(scope, receive, refused_send)
+        return streamed, refused
+
+    streamed, refused = asyncio.run(stop_while_streaming())
+    assert streamed[0]["status"] == 200 and streamed[1]["body"] == b"data: ALIVE\n\n"
+    assert streamed[-1]["type"] == "http.response.body" and not streamed[-1].get("more_body", False)
+    assert refused[0]["status"] == 503 and b"stopping" in refused[1]["body"]

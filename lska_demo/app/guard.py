@@ -20,6 +20,11 @@ What the guard does to every HTTP request, in order:
   messages, errors) the temp folder's absolute path is replaced by the alias ``gradio-tmp`` (translated back
   on the way in, so file references keep working), and the project folder and the home folder by ``<app>``
   and ``~``. So ``/config`` exposes the page layout, component values and the alias, never an absolute path.
+- **Ends long-lived replies when the server stops**: a browser tab's heartbeat, a ``gradio_client``'s event
+  stream and any other reply waiting on its client are told the client left (as when a tab closes), so they
+  end at once and their replies are completed; requests arriving while the server stops are refused (503).
+  Without this uvicorn's graceful shutdown waits for every open tab and API client, i.e. for ever;
+  ``graceful_shutdown_s`` bounds whatever is left.
 
 ``serve(blocks, host, port)`` is what ``app.py`` calls instead of ``blocks.launch``.
 """
@@ -85,6 +90,8 @@ class GuardSettings:
         storage_cap_bytes: total size of the files that uploads and outputs may keep in the temp folder.
         timeout_keep_alive: seconds uvicorn keeps an idle connection open.
         limit_concurrency: connections and requests uvicorn serves at once before answering 503.
+        graceful_shutdown_s: seconds uvicorn waits at a stop for replies still open after the guard ended the
+            long-lived ones, before cancelling them; keeps a stop within a few seconds whatever is connected.
         blocked_prefixes: path prefixes refused with 404.
     """
 
@@ -96,6 +103,7 @@ class GuardSettings:
     storage_cap_bytes: int = 1024 * 2**20
     timeout_keep_alive: int = 5
     limit_concurrency: int = 256
+    graceful_shutdown_s: float = 2.0
     blocked_prefixes: tuple[str, ...] = BLOCKED_PREFIXES
 
 
@@ -167,12 +175,23 @@ class Guard:
         self._clock = clock
         self._clients = _Clients()
         self._prune_lock = threading.Lock()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """The server is stopping: end the replies that wait on their client and refuse new requests.
+
+        Called in the event loop when uvicorn's shutdown starts (see ``serve``).
+        """
+        self._stopping.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if self._stopping.is_set():
+            await _reply(send, 503, "The server is stopping; try again in a moment.")
+            return
         if path.startswith(self.settings.blocked_prefixes):
             await _reply(send, 404, "Not found")
             return
@@ -208,7 +227,13 @@ class Guard:
         scope = dict(scope)
         scope["path"] = self.scrubber.inbound_path(path)
         scope["raw_path"] = scope["path"].encode()
-        await self.app(scope, _replay(self.scrubber.inbound_body(body), receive), self._scrubbing(send))
+        # the body is read: from here on ``receive`` only tells the app whether the client left
+        progress = _Progress()
+        receive = _replay(self.scrubber.inbound_body(body), _until(self._stopping, receive))
+        await self.app(scope, receive, self._scrubbing(progress.tracking(send)))
+        if self._stopping.is_set() and progress.started and not progress.complete:
+            # a stream ended by the stop: finish its reply, so the client sees an ended stream and not a broken one
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _check_upload(self, client: str, declared: int | None) -> tuple[int, str] | None:
         """Why an upload of ``declared`` bytes from ``client`` is refused, or None; charges the rate limit."""
@@ -275,6 +300,50 @@ class Guard:
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
         return wrapped
+
+
+@dataclass
+class _Progress:
+    """How far one reply has gone: whether its start and its last body chunk were sent."""
+
+    started: bool = False
+    complete: bool = False
+
+    def tracking(self, send: Send) -> Send:
+        """``send`` that records the reply's progress."""
+
+        async def tracked(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.start":
+                self.started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.complete = True
+
+        return tracked
+
+
+def _until(stopping: asyncio.Event, receive: Receive) -> Receive:
+    """``receive`` that answers a disconnect once ``stopping`` is set, even while waiting for the client.
+
+    Starlette's streaming replies (Gradio's heartbeat and event stream among them) end when ``receive``
+    reports a disconnect, so this ends them at a stop as if each client had left.
+    """
+    disconnect: Message = {"type": "http.disconnect"}
+
+    async def wrapped() -> Message:
+        if stopping.is_set():
+            return disconnect
+        message = asyncio.ensure_future(receive())
+        stop = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait({message, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not message.done():
+                message.cancel()  # uvicorn's disconnect is sticky: a later receive() reports it again
+        return message.result() if message.done() and not message.cancelled() else disconnect
+
+    return wrapped
 
 
 def _files(folder: Path) -> list[Path]:
@@ -397,13 +466,14 @@ def forwarded_allow_ips() -> str:
 
 
 def uvicorn_config(app: Guard, host: str, port: int, settings: GuardSettings | None = None) -> Any:
-    """uvicorn's configuration for the guarded app: bounded connections and idle time, no access log.
+    """uvicorn's configuration for the guarded app: bounded connections, idle time and stop time, no access log.
 
     Args:
         app: what ``build_app`` returned.
         host: interface to listen on.
         port: TCP port.
-        settings: the limits (uvicorn's share: ``timeout_keep_alive``, ``limit_concurrency``).
+        settings: the limits (uvicorn's share: ``timeout_keep_alive``, ``limit_concurrency``,
+            ``graceful_shutdown_s``).
     """
     import uvicorn
 
@@ -415,6 +485,7 @@ def uvicorn_config(app: Guard, host: str, port: int, settings: GuardSettings | N
         http=_idle_bounded_protocol(),
         timeout_keep_alive=s.timeout_keep_alive,
         limit_concurrency=s.limit_concurrency,
+        timeout_graceful_shutdown=s.graceful_shutdown_s,
         proxy_headers=True,  # a Space's proxy puts the visitor's address in X-Forwarded-For
         forwarded_allow_ips=forwarded_allow_ips(),
         access_log=False,
@@ -434,16 +505,23 @@ def serve(blocks: Any, host: str, port: int, settings: GuardSettings | None = No
         **mount_kwargs: passed to ``gr.mount_gradio_app`` (see ``build_app``).
     """
     app = build_app(blocks, settings, **mount_kwargs)
-    _quiet_stop_server(uvicorn_config(app, host, port, settings)).run()
+    _quiet_stop_server(uvicorn_config(app, host, port, settings), app).run()
 
 
-def _quiet_stop_server(config: Any) -> Any:
-    """uvicorn's server, except that a Ctrl-C or SIGTERM ends ``run()`` after the graceful shutdown instead of
-    being raised again inside the event loop (which cancelled the lifespan task mid-way and logged a traceback
-    for an ordinary stop)."""
+def _quiet_stop_server(config: Any, guard: Guard) -> Any:
+    """uvicorn's server, except that
+
+    - a Ctrl-C or SIGTERM ends ``run()`` after the graceful shutdown instead of being raised again inside the
+      event loop (which cancelled the lifespan task mid-way and logged a traceback for an ordinary stop);
+    - its shutdown first tells ``guard`` to end the long-lived replies, which uvicorn would otherwise wait for.
+    """
     import uvicorn
 
     class QuietStopServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[Any] | None = None) -> None:
+            guard.stop()
+            await super().shutdown(sockets)
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             if threading.current_thread() is not threading.main_thread():

@@ -23,8 +23,8 @@ from lska_demo.analysis.cost import (
 )
 from lska_demo.analysis.erf import ERF, area_ratios, compare_erf, erf_layers, model_erf, module_erf
 from lska_demo.analysis.kernel_views import equivalent_kernels, rank1, weights_vs_k
-from lska_demo.model.kernels import LSKA, PAPER_KERNEL_SIZES
-from lska_demo.model.yolo import VariantSpec, build_model, lska_layers
+from lska_demo.model.kernels import GATES, LSKA, PAPER_KERNEL_SIZES, LSKABlock
+from lska_demo.model.yolo import INSERTION_POINTS, VariantSpec, build_model, lska_layers
 
 # The paper's design table: spatial weights per channel of the four designs (LKA-trivial k*k, LSKA-trivial 2k,
 # LKA a*a + K*K, LSKA 2a + 2K), typed in from the table rather than recomputed by the code under test.
@@ -55,6 +55,15 @@ def baseline() -> nn.Module:
 @pytest.fixture(scope="module")
 def variant() -> nn.Module:
     return _seeded_model(VariantSpec(k=23, point="sppf"))
+
+
+# Every variant the app can build: each gate at each insertion point, VAN's block (LSKA only) too.
+EVERY_VARIANT = [
+    VariantSpec(k=1 if design == "pointwise" else 23, point=point, block=block, design=design)
+    for design in GATES
+    for point in INSERTION_POINTS
+    for block in (("gate", "van") if design == "lska" else ("gate",))
+]
 
 
 def _image(seed: int = 0, shape: tuple[int, int] = (48, 64)) -> np.ndarray:
@@ -225,6 +234,36 @@ def test_erf_layers_name_the_insertion_point_and_sppf(variant: nn.Module) -> Non
     assert erf_layers(VariantSpec(k=23))["end of backbone"] == (9, 10)
     assert erf_layers(VariantSpec())["end of backbone"] == (9, 9)
     assert type(variant.model[9]).__name__ == "LSKA" and type(variant.model[10]).__name__ == "SPPF"
+
+
+@pytest.mark.parametrize("spec", EVERY_VARIANT, ids=lambda spec: spec.name)
+def test_erf_layers_find_the_inserted_gate_of_every_design(spec: VariantSpec, baseline: nn.Module) -> None:
+    """Whatever the gate (LKA, the trivial designs, the pointwise control, VAN's block), the insertion point is the
+    inserted unit and the baseline's layer there is the one the unit reads; the ERF tab asked this of LSKA rows
+    only and failed with StopIteration for the others."""
+    layers = erf_layers(spec)
+    assert list(layers) == ["insertion point", "end of backbone"]
+    variant, point, end = build_model(spec).model, layers["insertion point"], layers["end of backbone"]
+    if spec.point == "residual":  # the gates sit in the last backbone C2f's bottlenecks; no index moves
+        assert point.variant == point.baseline == 8 and type(variant[point.variant]).__name__ == "C2fLSKA"
+        assert any(isinstance(gate, GATES[spec.design]) for _, gate in lska_layers(variant[point.variant]))
+    else:  # an inserted row that reads the row before it, which is the baseline's row there
+        unit = LSKABlock if spec.block == "van" else GATES[spec.design]
+        assert type(variant[point.variant]) is unit and variant[point.variant].f == -1
+        assert type(variant[point.variant - 1]) is type(baseline.model[point.baseline])
+    assert type(variant[end.variant]).__name__ == type(baseline.model[end.baseline]).__name__ == "SPPF"
+
+
+@pytest.mark.parametrize(("design", "point"), [("lka", "neck"), ("lka", "head"), ("pointwise", "head")])
+def test_compare_erf_of_other_designs_at_neck_and_head(design: str, point: str, baseline: nn.Module) -> None:
+    spec = VariantSpec(k=1 if design == "pointwise" else 23, point=point, design=design)
+    variant = _seeded_model(spec)
+    for layer, pair in erf_layers(spec).items():
+        result = compare_erf(baseline, variant, spec, layer, [_image(0)], imgsz=64)
+        assert result.layers == pair
+        for erf in (result.baseline, result.variant):
+            assert erf.contribution.shape == (64, 64) and erf.contribution.sum() > 0
+            assert erf.heatmap.max() == pytest.approx(1.0)
 
 
 def test_compare_erf_is_model_erf_at_the_paired_layers(baseline: nn.Module, variant: nn.Module) -> None:

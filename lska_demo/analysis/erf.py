@@ -175,20 +175,22 @@ def model_erf(
 
 
 class LayerPair(NamedTuple):
-    """One place in the network, as a layer index of the baseline and of the variant (LSKA rows shift indices)."""
+    """One place in the network, as a layer index of the baseline and of the variant (gate rows shift indices)."""
 
     baseline: int
     variant: int
 
 
 def erf_layers(spec: VariantSpec) -> dict[str, LayerPair]:
-    """Layers worth an ERF for a variant: its (first) LSKA row and the end of the backbone (SPPF), each with
-    the baseline's layer at the same place: the layer the LSKA reads from, and the baseline's SPPF.
+    """Layers worth an ERF for a variant: its (first) inserted gate row and the end of the backbone (SPPF), each
+    with the baseline's layer at the same place: the layer the gate reads from, and the baseline's SPPF.
 
-    For residual LSKA the insertion point is the last backbone C2fLSKA (no index moves). A baseline spec
-    maps both sides to the baseline's layers at the default insertion point.
+    The inserted rows are the variant's rows that no baseline row maps to, so this holds for every gate (the
+    four designs, the pointwise control, VAN's block), not only for rows named LSKA. For residual gates the
+    insertion point is the last backbone C2fLSKA (no index moves). A baseline spec maps both sides to the
+    baseline's layers at the default insertion point.
     """
-    probe = spec if spec.k is not None else replace(spec, k=23)  # the positions do not depend on k
+    probe = spec if spec.k is not None else replace(spec, k=23)  # as LSKA: the positions do not depend on k
     table, index_map = variant_yaml(probe)
     rows = table["backbone"] + table["head"]
     modules = [row[2] for row in rows]
@@ -197,7 +199,7 @@ def erf_layers(spec: VariantSpec) -> dict[str, LayerPair]:
         point = max(i for i, m in enumerate(modules[: len(table["backbone"])]) if m == "C2fLSKA")
         source = point
     else:
-        point = next(i for i, m in enumerate(modules) if m in ("LSKA", "LSKABlock"))
+        point = min(set(range(len(rows))) - set(index_map.values()))  # the first inserted row
         source = point - 1  # the row an inserted unit reads from
     back = {new: old for old, new in index_map.items()}
     pairs = {"insertion point": LayerPair(back[source], point), "end of backbone": LayerPair(back[sppf], sppf)}

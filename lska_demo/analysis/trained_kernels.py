@@ -9,7 +9,6 @@ distribution), and a Kolmogorov-Smirnov test says whether the weights can still 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +18,8 @@ from torch import nn
 
 from lska_demo.analysis.cascade import design_of
 from lska_demo.analysis.playground import best_rank
+from lska_demo.core.stats import MIN_TAPS_FOR_INIT_TEST
+from lska_demo.core.stats import init_p_value as init_p
 from lska_demo.model.kernels import GATES, LargeKernelGate, equivalent_kernel
 
 
@@ -50,21 +51,19 @@ class TrainedKernels:
     trained: bool
     channels: int  # the gate's channel count
     kernels: tuple[ChannelKernel, ...]
-    init_p: float  # the largest KS p-value of the gate's depthwise weights against their default init
+    init_p: float | None  # the largest KS p-value of the gate's kernels against a random init (None: too small)
     kernel_change: float | None = None  # recorded at training: relative L2 change from the real init
 
 
-def init_p_value(gate: LargeKernelGate) -> float:
-    """The largest p-value, over the gate's depthwise convs, of a Kolmogorov-Smirnov test of their weights against
-    PyTorch's default init U(-1/sqrt(fan), 1/sqrt(fan)): near 1 for kernels that never moved, tiny for trained."""
-    from scipy import stats
-
-    p_values = []
-    for conv in gate.depthwise_convs():
-        weight = conv.weight.detach().double().cpu().numpy()
-        fan = weight.shape[2] * weight.shape[3]
-        p_values.append(stats.kstest(weight.ravel() * math.sqrt(fan), "uniform", args=(-1, 2)).pvalue)
-    return float(max(p_values))
+def init_p_value(gate: LargeKernelGate) -> float | None:
+    """The largest p-value (``core.stats.init_p_value``) over the gate's depthwise convs with enough taps to test:
+    near 1 for kernels that never moved, tiny for trained ones; None where every kernel is too small."""
+    p_values = [
+        init_p(conv.weight.detach().cpu().numpy())
+        for conv in gate.depthwise_convs()
+        if conv.weight.shape[2] * conv.weight.shape[3] >= MIN_TAPS_FOR_INIT_TEST
+    ]
+    return max(p_values) if p_values else None
 
 
 def fresh_init(gate: LargeKernelGate, seed: int = 0) -> np.ndarray:

@@ -186,7 +186,7 @@ def results(
         "machine": f"{platform.machine()}, {cpu_name()}",
         "data": manifest.benchmark,
         "models": len(manifest.active),
-        "retired": [e["id"] for e in manifest.retired],
+        "retired": [(e["id"], e["retired"]) for e in manifest.retired],
         "train_minutes": train_minutes,
         "default_plan_minutes": default_minutes,
         "adapter_minutes": adapter_minutes,
@@ -257,15 +257,19 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _retired_lines(retired: list[str]) -> list[str]:
-    if not retired:
-        return []
+def _retired_lines(retired: list[tuple[str, str]]) -> list[str]:
+    """One paragraph per reason the zoo retired models (``lska_demo.zoo.retire``)."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for model_id, reason in retired:
+        by_reason[reason].append(model_id)
     return [
-        "",
-        f"**Retired, not in the table:** {len(retired)} models whose large kernels never left their random init "
-        "(grafted with a zero 1×1 gate conv, which gives the kernels no gradient; `lska_demo.zoo.retire`): "
-        + ", ".join(f"`{i}`" for i in retired)
-        + ". Their metrics stay in the manifest; no file ships and the app does not offer them as trained.",
+        line
+        for reason, ids in by_reason.items()
+        for line in (
+            "",
+            f"**Retired, not in the table** ({len(ids)}; {reason}): " + ", ".join(f"`{i}`" for i in ids) + ". "
+            "Their metrics stay in the manifest; no file ships and the app does not offer them as trained.",
+        )
     ]
 
 

@@ -193,13 +193,15 @@ def trained_kernels_title(view: TrainedKernels) -> str:
 def init_measure(view: TrainedKernels) -> str:
     """One line: can these kernels be told from their random init?"""
     moved = f"moved {view.kernel_change:.2f} (‖w − w₀‖ / ‖w₀‖, recorded at training); " if view.kernel_change else ""
+    if view.init_p is None:
+        return f"From their init: {moved}its kernels have too few taps for a distribution test."
     verdict = (
         "told apart from their random init at p < 0.001"
         if view.init_p < 1e-3
         else "NOT told apart from their random init at p < 0.001: they have not moved measurably"
     )
     return (
-        f"From their init: {moved}a KS test of the depthwise weights against the default init gives p = "
+        f"From their init: {moved}a KS test of the depthwise weights against the default inits gives p = "
         f"{view.init_p:.1g} ({verdict})."
     )
 

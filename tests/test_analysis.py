@@ -330,6 +330,29 @@ def test_cam_is_deterministic(method: str, baseline: nn.Module) -> None:
     assert _hooks(baseline) == 0 and all(p.grad is None for p in baseline.parameters())
 
 
+@pytest.mark.parametrize("method", ["eigen", "grad"])
+def test_cam_of_an_eval_model_makes_no_copy(method: str, baseline: nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21, item 11: a deep copy per CAM was a reference cycle only the collector frees; a series of requests
+    piled up hundreds of MB. An eval-mode model is explained as it is, and left as it was."""
+    from lska_demo.analysis import attention
+
+    monkeypatch.setattr(attention, "_private_copy", lambda model: pytest.fail("an eval-mode model was copied"))
+    state = _params_state(baseline)
+    cam = class_activation_map(baseline, _image(3), method=method, imgsz=64, conf=0.0)
+    assert cam.detections > 0 and not cam.flat
+    assert _params_state(baseline) == state and _hooks(baseline) == 0 and not baseline.training
+
+
+def test_cam_of_a_training_mode_model_keeps_its_mode(variant: nn.Module) -> None:
+    variant.train()
+    try:
+        cam = class_activation_map(variant, _image(3), method="grad", imgsz=64, conf=0.0)
+        assert variant.training and all(m.training for m in variant.modules()) and _hooks(variant) == 0
+        assert cam.detections > 0
+    finally:
+        variant.eval()
+
+
 # --- kernels --------------------------------------------------------------------------------------------
 
 

@@ -1,16 +1,23 @@
 """Where a model looks: LSKA's stage maps, and class activation maps of the detector.
 
 Grad-CAM: Selvaraju et al., ICCV 2017, one map per detected box on the Detect input that produced it.
-Eigen-CAM: Muhammad & Yeasin, IJCNN 2020 (via pytorch-grad-cam). Nothing here changes the caller's model:
-CAMs run on a private copy (hooks, eval mode and backward passes stay there), so a shared model is safe.
+Eigen-CAM: Muhammad & Yeasin, IJCNN 2020 (via pytorch-grad-cam). Nothing here changes the caller's model, so a
+shared model is safe: an eval-mode model is used as it is (its hooks act in the calling thread only, no parameter
+gets a gradient), and only a model in training mode is copied (a private eval-mode copy, so its mode stays). No
+per-call copy means no per-call garbage: a deep copy of a YOLO model is a reference cycle that only Python's
+cyclic collector frees, and a series of requests piled up hundreds of MB of them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -195,13 +202,25 @@ class _EigenCAM(BaseCAM):
     """Eigen-CAM (Muhammad & Yeasin, IJCNN 2020) with a deterministic sign and no gradients.
 
     ``peak`` keeps the largest positive projection and ``spread`` its relative span (see ``FLAT_TOLERANCE``):
-    grad-cam normalises the map, so flatness is judged here.
+    grad-cam normalises the map, so flatness is judged here. It registers no hooks: ``explain`` takes the target
+    layer's activation from the caller's own forward pass (grad-cam's hooks would act in every thread).
     """
 
-    def __init__(self, model: nn.Module, target_layers: list[nn.Module]) -> None:
-        super().__init__(model, target_layers, uses_gradients=False)
+    def __init__(self, model: nn.Module, target_layer: nn.Module) -> None:
+        super().__init__(model, [], uses_gradients=False)  # no target layer here: no hooks
+        self.target_layers = [target_layer]
         self.peak = 0.0
         self.spread = 0.0
+
+    def explain(self, x: torch.Tensor, activation: torch.Tensor) -> np.ndarray:
+        """The map of ``activation`` (the target layer's output for input ``x``), as grad-cam's ``__call__``
+        makes it from the activation its hook records: per-layer CAM, scaled to ``x``'s size, aggregated."""
+        self.activations_and_grads.activations = [activation.cpu().detach()]
+        self.activations_and_grads.gradients = []
+        try:
+            return self.aggregate_multi_layers(self.compute_cam_per_layer(x, [], False))
+        finally:
+            self.activations_and_grads.clear()
 
     def get_cam_image(
         self,
@@ -259,22 +278,64 @@ def _private_copy(model: nn.Module) -> nn.Module:
     return clone
 
 
-def _forward_capturing(
-    model: nn.Module, x: torch.Tensor, layer: int | None
-) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
-    """The prediction, Detect's input maps (one per level) and, if asked, ``model.model[layer]``'s output."""
-    detect = model.model[-1]
-    captured: dict[str, list[torch.Tensor]] = {}
-    handles = [detect.register_forward_pre_hook(lambda _m, args: captured.update(levels=list(args[0])))]
-    if layer is not None:
-        handles.append(model.model[layer].register_forward_hook(lambda _m, _a, out: captured.update(layer=[out])))
+@contextmanager
+def _analysable(model: nn.Module) -> Iterator[nn.Module]:
+    """The model to explain: ``model`` itself in eval mode (nothing here changes it), else a private eval-mode copy,
+    dropped on the way out (with its reference cycles collected, so its memory does not wait for the collector)."""
+    if not model.training:
+        yield model
+        return
+    clone = _private_copy(model)
     try:
-        out = model(x)
+        yield clone
+    finally:
+        del clone
+        gc.collect()
+
+
+def _forward_capturing(
+    model: nn.Module, x: torch.Tensor, layer: int | None, leaves: bool = False
+) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    """The prediction, Detect's input maps (one per level) and, if asked, ``model.model[layer]``'s output.
+
+    The hooks act in the calling thread only. With ``leaves`` (for Grad-CAM) no graph is recorded up to the maps
+    whose gradients are wanted (``layer``'s output, or Detect's inputs): they become leaves that require grad and
+    only the layers after them are recorded, so a backward pass keeps the head's activations, not the network's.
+    """
+    owner = threading.get_ident()
+    detect = model.model[-1]
+    captured: dict[str, Any] = {}
+
+    def leaf(t: Any) -> Any:
+        if not isinstance(t, torch.Tensor):
+            return t
+        torch.set_grad_enabled(True)  # thread-local; the no_grad block below restores the caller's mode
+        return t.detach().requires_grad_(True)
+
+    def before_detect(_module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if threading.get_ident() != owner:
+            return None
+        levels = [leaf(t) for t in args[0]] if leaves and layer is None else list(args[0])
+        captured["levels"] = levels
+        return (levels, *args[1:]) if leaves and layer is None else None
+
+    def after_layer(_module: nn.Module, _args: tuple[Any, ...], out: Any) -> Any:
+        if threading.get_ident() != owner:
+            return None
+        captured["layer"] = leaf(out) if leaves else out
+        return captured["layer"] if leaves else None
+
+    handles = [detect.register_forward_pre_hook(before_detect)]
+    if layer is not None:
+        handles.append(model.model[layer].register_forward_hook(after_layer))
+    try:
+        with torch.no_grad() if leaves else contextlib.nullcontext():
+            out = model(x)
     finally:
         for handle in handles:
             handle.remove()
     prediction = out[0] if isinstance(out, tuple | list) else out
-    return prediction, captured["levels"], captured["layer"][0] if layer is not None else None
+    return prediction, captured["levels"], captured["layer"] if layer is not None else None
 
 
 def _grad_cam(score: torch.Tensor, activation: torch.Tensor, imgsz: int) -> torch.Tensor:
@@ -301,7 +362,7 @@ def _detection_grad_cam(
     """
     imgsz = x.shape[-1]
     with gradient_pass(), torch.enable_grad():
-        prediction, levels, chosen = _forward_capturing(model, x.clone().requires_grad_(True), layer)
+        prediction, levels, chosen = _forward_capturing(model, x, layer, leaves=True)
         boxes = _detections(prediction, [m.shape[2] * m.shape[3] for m in levels], conf)
         detect_inputs = model.model[-1].f
         combined, peak, used = torch.zeros(imgsz, imgsz), 0.0, []
@@ -356,24 +417,21 @@ def class_activation_map(
     if method not in CAM_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {list(CAM_METHODS)}")
     index = _layer_index(model, layer, method)
-    clone = _private_copy(model)
-    x = letterbox(image, imgsz)[0].to(next(clone.parameters()).device)
-    detect_inputs = tuple(clone.model[-1].f)
-    if method == "grad":
-        heatmap, boxes, used, peak = _detection_grad_cam(clone, x, index, conf)
-        layers = used or ((index,) if index is not None else detect_inputs)
-        reason = _grad_flat_reason(len(boxes), bool(used), index, conf)
-        note = f"{reason}; EigenCAM, which needs no score, may still show a map" if reason else ""
-        return CAM(heatmap, method, layers[0], len(boxes), note, reason, layers, peak)
-    wrapped = _TensorOutput(clone)
-    with torch.no_grad():
-        prediction, levels, _ = _forward_capturing(clone, x, None)
-        detections = len(_detections(prediction, [m.shape[2] * m.shape[3] for m in levels], conf))
-    cam = _EigenCAM(wrapped, [clone.model[index]])
-    try:
-        heatmap = cam(x, targets=None)[0]
-    finally:
-        cam.activations_and_grads.release()  # not grad-cam's __exit__, which swallows IndexError
+    with _analysable(model) as subject:
+        x = letterbox(image, imgsz)[0].to(next(subject.parameters()).device)
+        detect_inputs = tuple(subject.model[-1].f)
+        if method == "grad":
+            heatmap, boxes, used, peak = _detection_grad_cam(subject, x, index, conf)
+            layers = used or ((index,) if index is not None else detect_inputs)
+            reason = _grad_flat_reason(len(boxes), bool(used), index, conf)
+            note = f"{reason}; EigenCAM, which needs no score, may still show a map" if reason else ""
+            return CAM(heatmap, method, layers[0], len(boxes), note, reason, layers, peak)
+        with torch.no_grad():  # one pass: the detections, and the activation EigenCAM explains
+            prediction, levels, activation = _forward_capturing(subject, x, index)
+            detections = len(_detections(prediction, [m.shape[2] * m.shape[3] for m in levels], conf))
+        cam = _EigenCAM(_TensorOutput(subject), subject.model[index])
+        heatmap = cam.explain(x, activation)[0]
+        del prediction, levels, activation
     if cam.spread <= FLAT_TOLERANCE:
         reason = f"layer {index}'s features do not vary across the image, so EigenCAM has nothing to show"
         return CAM(np.zeros((imgsz, imgsz), np.float32), method, index, detections, reason, reason, (index,), 0.0)

@@ -446,22 +446,26 @@ def _load_users(url: str, image: str, users: int, requests: int) -> None:
         list(pool.map(visitor, range(users)))
 
 
-def _compare_under_flood(url: str, image: str, flood: int, compares: int) -> list[float]:
-    """Seconds of each of ``compares`` /compare calls by one visitor while another floods /erf."""
+def _compare_under_flood(url: str, image: str, flood: int, compares: int) -> tuple[list[float], list[float]]:
+    """Seconds of each of ``compares`` /compare calls by one visitor while another floods /erf on the same models,
+    and of as many calls just before the flood (its models loaded first: the flood's cost, not a load, is measured).
+    """
     from gradio_client import Client, handle_file
 
     flooder = Client(url, verbose=False, headers={"X-Forwarded-For": "10.2.0.1"})
     visitor = Client(url, verbose=False, headers={"X-Forwarded-For": "10.2.0.2"})
+    compare = lambda: visitor.predict(  # noqa: E731
+        handle_file(image), 23, "sppf", "gate", "zoo", 0.25, 0.7, api_name="/compare"
+    )
+    compare()  # the models of the pair, evicted by the load before, are loaded again
+    quiet = _timed_rounds(compare, compares)
     jobs = [
         flooder.submit(None, 23, "sppf", "gate", "zoo", 16, "insertion point", api_name="/erf") for _ in range(flood)
     ]
-    seconds = _timed_rounds(
-        lambda: visitor.predict(handle_file(image), 23, "sppf", "gate", "zoo", 0.25, 0.7, api_name="/compare"),
-        compares,
-    )
+    seconds = _timed_rounds(compare, compares)
     for job in jobs:
         job.cancel()
-    return seconds
+    return seconds, quiet
 
 
 def bench_load(users: int = 16, requests: int = 5, flood: int = 20, compares: int = 10) -> list[Check]:
@@ -482,7 +486,7 @@ def bench_load(users: int = 16, requests: int = 5, flood: int = 20, compares: in
         peak = _rss_mb(server.pid, "VmHWM:")
         time.sleep(10)  # idle: freed arenas are trimmed after each heavy request; let the last settle
         after = _rss_mb(server.pid)
-        flood_times = _compare_under_flood(url, image, flood, compares)
+        flood_times, quiet_times = _compare_under_flood(url, image, flood, compares)
     finally:
         stop_app(server)
     load = f"{users} users x {requests} compares across {len(_shipped_choices())} trained choices (every shipped model)"
@@ -495,11 +499,104 @@ def bench_load(users: int = 16, requests: int = 5, flood: int = 20, compares: in
             p95,
             "s",
             5.0,
-            f"{compares} compares beside {flood} /erf requests (16 images) from one visitor",
+            f"{compares} compares beside {flood} /erf requests (16 images, the same models) from one visitor; "
+            f"p95 {np.percentile(quiet_times, 95):.2f} s, p50 {np.median(quiet_times):.2f} s without the flood",
             spread=spread_of(flood_times),
             rounds=len(flood_times),
         ),
     ]
+
+
+MEMORY_PROBE = """
+import json, sys, time
+from pathlib import Path
+from lska_demo.app.fairness import guarded
+from lska_demo.app.service import DemoService
+from lska_demo.benchmark.images import example_images
+
+def rss(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+
+endpoint, image, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+service = DemoService()
+calls = {
+    "compare": lambda picture: service.compare(picture, 23, "sppf", "gate", "zoo"),
+    "erf": lambda picture: service.erf([picture], 23, "sppf", "gate", "zoo", 1, "insertion point"),
+    "attention": lambda picture: service.attention(picture, 23, "sppf", "gate", "zoo", "grad"),
+    "cost": lambda picture: service.cost(23, "sppf", "gate", 640, True),
+}
+# as the app runs it: heavy work counted per client, cyclic garbage collected and memory trimmed after it
+run = guarded(endpoint, lambda picture: calls[endpoint](picture), heavy_if=lambda *args: True)
+run(str(example_images()["bus"]))  # the models load and one-time costs are paid before measuring
+time.sleep(3)  # the idle trim after it
+before = rss("VmRSS:")
+peaks = []
+for _ in range(rounds):
+    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) restarts from the current RSS
+    run(image)
+    peaks.append(rss("VmHWM:") - before)
+time.sleep(3)
+print(json.dumps({"peaks_mb": peaks, "after_mb": rss("VmRSS:") - before}))
+"""
+
+MEMORY_ENDPOINTS = ("compare", "erf", "attention", "cost")
+"""The heavy endpoints whose memory per request ``bench_memory`` measures (cost: with latency, no image)."""
+
+
+def _large_image(folder: Path, size: tuple[int, int] = (6324, 4743)) -> Path:
+    """A smooth random RGB PNG just under ``load_image``'s decode cap (30 MP, 120 MB decoded), whose file is large
+    too (about 40 MB of the 50 MB allowed): the largest image the app accepts, the worst case for every endpoint."""
+    import numpy as np
+    from PIL import Image
+
+    coarse = np.random.default_rng(0).integers(0, 256, (size[1] // 16, size[0] // 16, 3), dtype=np.uint8)
+    image = Image.fromarray(coarse).resize(size, Image.BILINEAR)
+    path = folder / "large-30mp.png"
+    image.save(path, "PNG", compress_level=1)
+    return path
+
+
+def bench_memory(rounds: int = 3, limit_mb: float = 150.0) -> list[Check]:
+    """Peak RSS each heavy endpoint adds per request with the largest accepted image (``_large_image``), measured
+    in a fresh ``python`` per endpoint through the same wrapper the app runs it in (``fairness.guarded``): the
+    largest of ``rounds`` requests after one warm-up, against ``limit_mb``; what stays after them is the detail."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from lska_demo.core.runtime import PROJECT_ROOT
+
+    checks = []
+    with tempfile.TemporaryDirectory(prefix="lska-bench-memory-") as folder:
+        image = _large_image(Path(folder))
+        for endpoint in MEMORY_ENDPOINTS:
+            out = subprocess.run(
+                [sys.executable, "-c", MEMORY_PROBE, endpoint, str(image), str(rounds)],
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            if out.returncode != 0:
+                raise RuntimeError(f"the memory probe of /{endpoint} failed:\n{out.stderr[-2000:]}")
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            peaks = result["peaks_mb"]
+            what = "no image (latency measured)" if endpoint == "cost" else "a 30 MP PNG (40 MB file, 120 MB decoded)"
+            checks.append(
+                Check(
+                    f"/{endpoint} peak RSS per request",
+                    max(peaks),
+                    "MB",
+                    limit_mb,
+                    f"{what}; {result['after_mb']:+.0f} MB stays after {len(peaks)} requests",
+                    spread=spread_of(peaks),
+                    rounds=len(peaks),
+                )
+            )
+    return checks
 
 
 # Each section measures with the given number of repeats (the analysis and app sections time single runs).
@@ -512,6 +609,7 @@ SECTIONS: dict[str, Callable[[int], list[Check]]] = {
     "app": lambda repeats: bench_app(),
     "ultralytics": bench_versus_ultralytics,
     "load": lambda repeats: bench_load(),
+    "memory": lambda repeats: bench_memory(),
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import gc
 import inspect
 import math
 import threading
@@ -136,6 +137,7 @@ class HeavyLedger:
                 raise BusyError(
                     f"Busy: you already have a heavy request running; try again in {math.ceil(wait)} s",
                     title="Busy",
+                    print_exception=False,  # an answer, not a fault: a flood must not cost a traceback each
                 )
             ticket = (now, typical_s)
             running.append(ticket)
@@ -167,6 +169,14 @@ class HeavyLedger:
 LEDGER = HeavyLedger()
 
 
+def collect_and_trim() -> None:
+    """Free what only the cyclic collector frees (a matplotlib figure, a deep-copied model: both are reference
+    cycles that could pile up hundreds of MB between full collections), then hand freed heap memory back to the
+    system (``release_memory``)."""
+    gc.collect()
+    release_memory()
+
+
 class IdleTrim:
     """Hands freed heap memory back to the system once no request has run for ``delay`` seconds.
 
@@ -175,7 +185,7 @@ class IdleTrim:
     burst of requests, whose threads leave freed memory in glibc's per-thread arenas.
     """
 
-    def __init__(self, delay: float = 2.0, release: Callable[[], None] = release_memory) -> None:
+    def __init__(self, delay: float = 2.0, release: Callable[[], None] = collect_and_trim) -> None:
         self.delay, self.release = delay, release
         self._running = 0
         self._timer: threading.Timer | None = None
@@ -252,7 +262,7 @@ def guarded(
                 return handler(*call_args)
         finally:
             ledger.release(client, ticket)
-            release_memory()  # heavy work frees hundreds of MB that glibc would otherwise keep
+            collect_and_trim()  # heavy work frees hundreds of MB that the collector and glibc would otherwise keep
 
     if own is None:
         # a default, so that it may follow a handler's defaulted parameters (``progress=gr.Progress()``)

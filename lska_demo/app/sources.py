@@ -201,7 +201,7 @@ class ModelSources:
     def manifest(self) -> Any:
         from lska_demo.zoo.manifest import Manifest
 
-        return Manifest.load(self.options.weights_dir)
+        return Manifest.shared(self.options.weights_dir)  # read-only here: parsed once per change of the file
 
     def pair(self, source: str, spec: VariantSpec) -> tuple[LoadedModel, LoadedModel]:
         """The baseline and the LSKA variant ``spec`` of a source. In the zoo the baseline is the control of

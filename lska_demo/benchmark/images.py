@@ -47,7 +47,7 @@ def _open(source: str | Path | bytes | Image.Image) -> Image.Image:
     if isinstance(source, bytes):
         if not source:
             raise ImageError("the file is empty")
-        stream: io.BufferedIOBase | io.BytesIO = io.BytesIO(source)
+        stream: io.BytesIO | Path = io.BytesIO(source)
     else:
         path = Path(source)
         if not path.is_file():
@@ -57,7 +57,9 @@ def _open(source: str | Path | bytes | Image.Image) -> Image.Image:
             raise ImageError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB")
         if size == 0:
             raise ImageError("the file is empty")
-        stream = io.BytesIO(path.read_bytes())  # at most MAX_FILE_BYTES; the file handle is closed at once
+        # Pillow reads the file as it decodes, never whole (up to 50 MB of file beside up to 120 MB of pixels would
+        # pass the 150 MB a decode may take); it closes the file after decoding, on failure, or at ``close``
+        stream = path
     # Ultralytics patches Image.open to pip-install a HEIF plugin whenever a file is unknown: use Pillow's own.
     opener = getattr(sys.modules.get("ultralytics.utils.patches"), "_image_open", Image.open)
     try:
@@ -68,6 +70,8 @@ def _open(source: str | Path | bytes | Image.Image) -> Image.Image:
         raise ImageError(
             f"the image declares too many pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels"
         ) from err
+    except (OSError, SyntaxError, ValueError) as err:  # a header Pillow recognises but cannot read
+        raise ImageError(f"the image is damaged or truncated and cannot be decoded ({type(err).__name__})") from err
 
 
 def echo_name(name: str, limit: int = 80) -> str:
@@ -76,7 +80,8 @@ def echo_name(name: str, limit: int = 80) -> str:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB; called on the already downscaled image, so the float arithmetic here is small."""
+    """8-bit RGB (``image`` itself when it is already RGB); called on the already downscaled image, so the float
+    arithmetic here is small."""
     if image.mode in WIDE_MODES:  # 16/32-bit integer or float: rescale to 8 bits, keep contrast
         a = np.nan_to_num(np.asarray(image, dtype=np.float64))
         lo, hi = float(a.min()), float(a.max())
@@ -85,7 +90,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def check_decode_cost(mode: str, width: int, height: int) -> None:
@@ -133,22 +138,27 @@ def load_image(source: str | Path | bytes | Image.Image | np.ndarray) -> np.ndar
         check_decode_cost(image.mode, *image.size)
         decoded_bytes = image.size[0] * image.size[1] * BYTES_PER_PIXEL[image.mode]
         small = _downscaled(image)
-        small = ImageOps.exif_transpose(small)
+        if small is source:  # the caller's image is never changed
+            small = small.copy()
+        # in place from here: a copy of a freshly decoded photo faults all its pages in (~3 ms for 1 MP)
+        ImageOps.exif_transpose(small, in_place=True)
         small = _to_rgb(small)
+        array = np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         if isinstance(err, ImageError):
             raise
         raise ImageError(f"the image is damaged or truncated and cannot be decoded ({type(err).__name__})") from err
     finally:
         if image is not source:
-            image.close()
+            image.close()  # and its file
         if decoded_bytes >= TRIM_FROM_BYTES:  # trimming costs more than a small decode (pages fault back in)
             release_memory()
-    return np.ascontiguousarray(np.asarray(small, dtype=np.uint8))
+    return array
 
 
 def _downscaled(image: Image.Image) -> Image.Image:
-    """A new image at most MAX_SIDE on its longer side (``image`` itself is never changed).
+    """The image at most MAX_SIDE on its longer side: ``image`` itself, decoded, when it is small enough, else a
+    new image (``image`` is not changed).
 
     Pillow reduces by a whole factor first (cheap box averaging), then resamples; the EXIF orientation
     travels along for ``exif_transpose``.
@@ -157,7 +167,7 @@ def _downscaled(image: Image.Image) -> Image.Image:
     width, height = image.size
     scale = min(1.0, MAX_SIDE / max(width, height))
     if scale == 1.0:
-        return image.copy()
+        return image
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     # reduce() by the largest whole factor first (its output is at most 1/4 of the input), then resample;
     # Pillow's reduce() lacks the 16-bit and palette modes, which resample directly.

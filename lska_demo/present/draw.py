@@ -64,8 +64,12 @@ def place_labels(boxes: list[Rect], sizes: list[tuple[float, float]], canvas: tu
 
 def draw_detections(image: np.ndarray, result: DetectionResult) -> np.ndarray:
     """A copy of ``image`` with every detection's box, label and score; sizes follow the image's size, and labels
-    are placed so that none covers another (``place_labels``), the most confident placed first."""
-    canvas = Image.fromarray(image).convert("RGB")
+    are placed so that none covers another (``place_labels``), the most confident placed first. With nothing to
+    draw, ``image`` itself (read-only: the callers never write to either)."""
+    if not result.detections:
+        return image
+    canvas = Image.fromarray(image)  # a copy: the caller's array stays as it is
+    canvas = canvas if canvas.mode == "RGB" else canvas.convert("RGB")
     draw = ImageDraw.Draw(canvas)
     side = max(canvas.size)
     width = max(2, round(side / 320))

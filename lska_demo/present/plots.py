@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 import torch
 from matplotlib import colormaps
@@ -51,12 +52,23 @@ def _as_rgb(image: np.ndarray | torch.Tensor) -> np.ndarray:
     return array
 
 
-def _letterboxed(rgb: np.ndarray) -> np.ndarray:
-    """The image padded to a square as the models saw it, so feature maps line up with it."""
+def _letterboxed(rgb: np.ndarray, side: int | None = None) -> np.ndarray:
+    """The image padded to a square as the models saw it, so feature maps line up with it; with ``side``, first
+    shrunk (by area averaging) to at most ``side`` pixels on its longer side."""
     h, w = rgb.shape[:2]
+    if side is not None and max(h, w) > side:
+        scale = side / max(h, w)
+        rgb = cv2.resize(rgb, (max(round(w * scale), 1), max(round(h * scale), 1)), interpolation=cv2.INTER_AREA)
+        h, w = rgb.shape[:2]
     if h == w:
         return rgb
     return _as_rgb(letterbox(rgb, max(h, w))[0])
+
+
+PANEL_BACKGROUND_SIDE = 512
+"""A picture under a small panel (a stage map's, about 250 px wide) is first shrunk to this many pixels: matplotlib
+would shrink it anyway, but only after making full-size RGBA copies of it for every panel (about 20 MB each for a
+1280 px picture, kept by the figure)."""
 
 
 def _letterbox_region(shape: tuple[int, int], size: int) -> tuple[slice, slice]:
@@ -171,7 +183,7 @@ def stage_maps_figure(
         raise ValueError(f"{len(names)} titles for {len(stages)} stages")
     fig, axes = _panel_grid(len(stages), 4, 3.0, 3.2)
     # A grey picture under the map: the map's colours are then the only colours on the panel.
-    background = None if image is None else _letterboxed(_as_rgb(image)).mean(axis=2)
+    background = None if image is None else _letterboxed(_as_rgb(image), PANEL_BACKGROUND_SIDE).mean(axis=2)
     shown = None
     for ax, (_, values), title in zip(axes, stages, names, strict=True):
         if background is not None:
@@ -202,8 +214,17 @@ def cam_overlay(image: np.ndarray | torch.Tensor, cam: CAM, alpha: float = 0.5) 
         if heat.shape[0] == heat.shape[1]:
             heat = heat[_letterbox_region((h, w), heat.shape[0])]
         heat = np.asarray(Image.fromarray(heat).resize((w, h), Image.BILINEAR))
-    coloured = colormaps["jet"](np.clip(heat, 0.0, 1.0))[..., :3] * 255
-    return (alpha * coloured + (1 - alpha) * rgb).round().astype(np.uint8)
+    heat = np.clip(heat, 0.0, 1.0)
+    blended = np.empty((h, w, 3), np.uint8)
+    for top in range(0, h, OVERLAY_ROWS):  # in bands: the float64 colours of a whole 1280 px picture take ~100 MB
+        rows = slice(top, top + OVERLAY_ROWS)
+        coloured = colormaps["jet"](heat[rows])[..., :3] * 255
+        blended[rows] = (alpha * coloured + (1 - alpha) * rgb[rows]).round().astype(np.uint8)
+    return blended
+
+
+OVERLAY_ROWS = 64
+"""``cam_overlay`` colours and blends this many rows at a time (the same arithmetic, a bounded working set)."""
 
 
 def _kernel_panel(ax: Axes, kernel: np.ndarray, title: str) -> None:

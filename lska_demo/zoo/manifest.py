@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +33,10 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+_SHARED: dict[Path, tuple[tuple[int, int, int], Manifest]] = {}  # Manifest.shared's copies, by file
+_SHARED_LOCK = threading.Lock()
+
+
 @dataclass
 class Manifest:
     benchmark: dict[str, Any] = field(default_factory=dict)
@@ -44,6 +49,26 @@ class Manifest:
             return cls()
         raw = json.loads(path.read_text())
         return cls(benchmark=raw.get("benchmark", {}), models=raw.get("models", []))
+
+    @classmethod
+    def shared(cls, folder: str | Path = WEIGHTS_DIR) -> Manifest:
+        """``load`` for readers that never change the manifest (the app, on every request): one parsed copy per
+        folder, parsed again only when the file changes (its inode, size or modification time; ``save`` replaces
+        it atomically). Callers must not modify what it returns."""
+        path = Path(folder) / MANIFEST_NAME
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return cls()
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        with _SHARED_LOCK:
+            known = _SHARED.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        manifest = cls.load(folder)
+        with _SHARED_LOCK:
+            _SHARED[path] = (stamp, manifest)
+        return manifest
 
     def save(self, folder: str | Path = WEIGHTS_DIR) -> Path:
         path = Path(folder) / MANIFEST_NAME

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -149,3 +150,44 @@ def test_only_the_apps_own_files_are_served(app_url: str, fake_zoo: Path) -> Non
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(f"{app_url}gradio_api/file={path}", timeout=10)
         assert caught.value.code in (403, 404), path
+
+
+def _raw_call(app_url: str, api: str, data: list) -> str:
+    """Gradio's two-step REST call, as a script without gradio_client sends it: the event stream's text."""
+    request = urllib.request.Request(
+        f"{app_url}gradio_api/call/{api}",
+        data=json.dumps({"data": data}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        event = json.load(reply)["event_id"]
+    with urllib.request.urlopen(f"{app_url}gradio_api/call/{api}/{event}", timeout=120) as reply:
+        return reply.read().decode()
+
+
+def test_erf_files_that_are_not_files_get_the_apps_own_message(client: Client) -> None:
+    """Issue 21, item 12: a non-file ``files`` value got Gradio's generic "upstream Gradio app has raised"."""
+    for files in ("hello", "x" * 100_000, 5, {"path": "a.png"}):
+        with pytest.raises(AppError, match=r"Images .*: expected a list of uploaded files, not ") as caught:
+            client.predict(files, 23, "sppf", "gate", "zoo", 1, "insertion point", api_name="/erf")
+        assert "upstream Gradio app" not in str(caught.value) and len(str(caught.value)) < 200  # no echo
+
+
+def test_a_path_never_uploaded_gets_the_apps_own_message(app_url: str, fake_zoo: Path) -> None:
+    """Issue 21, item 12: a raw API call naming a server file that was never uploaded got ``{"error": null}``."""
+    secret = {"path": str(fake_zoo / "manifest.json"), "meta": {"_type": "gradio.FileData"}}
+    calls = {
+        "erf": [[secret], 23, "sppf", "gate", "zoo", 1, "insertion point", None, "lska"],
+        "compare": [secret, 23, "sppf", "gate", "zoo", 0.25, 0.7, "lska"],
+        "attention": [secret, 23, "sppf", "gate", "zoo", "eigen", "lska"],
+    }
+    for api, data in calls.items():
+        stream = _raw_call(app_url, api, data)
+        assert "event: error" in stream and '"error": null' not in stream, api
+        assert "manifest.json was not uploaded to this server: upload it first" in stream, api
+        assert str(fake_zoo) not in stream and "weights" not in stream, api  # no server path
+
+
+def test_too_few_inputs_are_counted_not_echoed(app_url: str) -> None:
+    stream = _raw_call(app_url, "erf", ["x" * 100_000, 23])
+    assert "this endpoint takes 9 inputs and the request sent 2" in stream and "xxxx" not in stream

@@ -172,3 +172,22 @@ def test_teach(service: DemoService) -> None:
     assert "1×11 d3" in result.pipelines_html and "35×35" in result.pipelines_html
     assert {r["k"] for r in result.weights_table} >= {7, 53}
     assert all(v.figure.dtype == np.uint8 and v.caption for v in (result.dilation, result.erf, result.cost))
+
+
+class _Unlisted:
+    """A class no checkpoint allow-list names: a checkpoint that pickles it is refused."""
+
+
+def test_a_refused_operator_checkpoint_says_refused(fake_zoo: Path, tmp_path: Path, picture: np.ndarray) -> None:
+    """Issue 21, item 12: a ``--weights`` file refused as unsafe read "no checkpoint ... weights ... randomly
+    initialised" to visitors, as if there were none."""
+    import torch
+
+    torch.save({"model": _Unlisted()}, tmp_path / "unsafe.pt")
+    service = DemoService(ServiceOptions(weights_dir=fake_zoo, checkpoint=tmp_path / "unsafe.pt"))
+    result = service.compare(picture, 23, "sppf", "gate", "checkpoint:unsafe.pt")
+    base, variant = result.baseline, result.variant
+    assert not base.trained and base.status.startswith("Refused: unsafe.pt cannot be loaded")
+    assert "It was not loaded" in base.status
+    assert "weights were refused" in variant.status and "no checkpoint:unsafe.pt weights" not in variant.status
+    assert str(tmp_path) not in base.status + variant.status

@@ -38,6 +38,7 @@ SOURCE_LABELS = {ZOO: "benchmark zoo (4 shapes, trained)", PRETRAINED: "yolov8n.
 UNAVAILABLE_LABEL = "yolov8n.pt (COCO): unavailable on this server"
 UNTRAINED_EFFECT = "a randomly initialised network: no detections; cost, receptive field and attention still work"
 LOG = logging.getLogger(__name__)
+REFUSED = "Refused:"  # how an operator checkpoint that was refused (unsafe or damaged) begins its status
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,9 @@ class ModelSources:
         return self.cache.get(key, load)
 
     def _operator_baseline(self, source: str) -> LoadedModel:
-        """yolov8n.pt or the operator's checkpoint; offline without the file: a random COCO-shaped model."""
+        """yolov8n.pt or the operator's checkpoint; offline without the file, or for a file refused as unsafe or
+        damaged (``checkpoints.CheckpointError``, status "Refused: ..."): a random COCO-shaped model."""
+        from lska_demo.model.checkpoints import CheckpointError
         from lska_demo.zoo.load import load_checkpoint_model, load_pretrained
         from lska_demo.zoo.manifest import ZooError
 
@@ -259,6 +262,11 @@ class ModelSources:
                     model = load_checkpoint_model(self.options.checkpoint)
             except ZooError as err:
                 status = f"Untrained: {err} Showing a randomly initialised YOLOv8n (80 classes): no detections."
+                if isinstance(err.__cause__, CheckpointError):  # there is a file, and it was refused: say so
+                    status = (
+                        f"{REFUSED} {err}. It was not loaded: this side is a randomly initialised YOLOv8n (80 "
+                        "classes) instead, with no detections."
+                    )
                 return LoadedModel(build_model(VariantSpec(nc=80)), "yolov8n (random)", False, status, PRETRAINED_IMGSZ)
             name = PRETRAINED if source == PRETRAINED else Path(self.options.checkpoint).name
             imgsz = int((getattr(model, "args", None) or {}).get("imgsz", PRETRAINED_IMGSZ) or PRETRAINED_IMGSZ)
@@ -270,9 +278,11 @@ class ModelSources:
         def load() -> LoadedModel:
             variant_spec = spec_of(base.model, k=spec.k, point=spec.point, block=spec.block, design=spec.design)
             if not base.trained:
+                missing = f"no {source} weights to graft onto"
+                if base.status.startswith(REFUSED):
+                    missing = f"the {source} weights were refused (see the baseline): nothing to graft onto"
                 status = (
-                    f"Untrained: no {source} weights to graft onto, so {variant_spec.name} is randomly initialised. "
-                    "No detections are shown."
+                    f"Untrained: {missing}, so {variant_spec.name} is randomly initialised. No detections are shown."
                 )
                 return LoadedModel(build_model(variant_spec), variant_spec.name, False, status, base.imgsz)
             model = graft(base.model, variant_spec)  # a new model: the cached baseline is only read

@@ -12,7 +12,7 @@ from lska_demo.model.vocabulary import BLOCK_LABELS, DESIGN_LABELS, GLOSSARY, PO
 from lska_demo.ui import attention, compare, cost, erf, teach, zoo
 from lska_demo.ui.cache_files import write_outputs_atomically
 from lska_demo.ui.common import Controls, domain_html, image_input, status_html
-from lska_demo.ui.fields import pass_values_through
+from lska_demo.ui.fields import explain_input_errors, pass_values_through
 
 # The tabs in page order; each module's ``build(service, controls)`` lays out and wires its own tab.
 TABS = (
@@ -196,4 +196,5 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
             lambda: gr.Tabs(selected="compare"), None, tabs, api_visibility="private", queue=False
         )
     pass_values_through(page)  # the app's checks judge raw values (ui.fields)
+    explain_input_errors(page)  # inputs Gradio refuses get the app's own message (ui.fields)
     return page

@@ -24,10 +24,11 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- the web app's tests (test_service, test_app_api, test_browser) ---------------------------------------
 
 
-def make_fake_zoo(folder: Path, specs: list) -> Path:
+def make_fake_zoo(folder: Path, specs: list, adapters: tuple = ()) -> Path:
     """A weights folder shaped like the shipped zoo: a manifest and sha256-verified safetensors, random
     weights. The control is also saved as an Ultralytics ``.pt`` next to them, as an operator's checkpoint
-    (``--weights``) would be; the manifest does not name it."""
+    (``--weights``) would be; the manifest does not name it. ``specs`` are full fine-tunes; ``adapters`` are
+    entered in the adapter regime (only the gate trained, on the frozen ``yolov8n-s0``), saved whole."""
     from dataclasses import asdict
 
     import torch
@@ -37,8 +38,9 @@ def make_fake_zoo(folder: Path, specs: list) -> Path:
     from lska_demo.zoo.manifest import Manifest, sha256_of
 
     manifest = Manifest(benchmark={"classes": ["circle", "triangle", "square", "hexagon"]})
-    for i, spec in enumerate(specs):
-        model_id = f"{spec.name}-s0"
+    for i, spec in enumerate([*specs, *adapters]):
+        adapter = i >= len(specs)
+        model_id = f"{spec.name}-adapter-s0" if adapter else f"{spec.name}-s0"
         with torch.random.fork_rng(devices=[]):  # the same random weights whatever ran before
             torch.manual_seed(i)
             model = build_model(spec)
@@ -51,8 +53,9 @@ def make_fake_zoo(folder: Path, specs: list) -> Path:
                 "file": path.name,
                 "sha256": sha256_of(path),
                 "format": "full",
-                "mode": "finetune" if spec.is_baseline else "graft",
-                "regime": "finetune",
+                "mode": "adapter" if adapter else "finetune" if spec.is_baseline else "graft",
+                "regime": "adapter" if adapter else "finetune",
+                **({"parent": "yolov8n-s0"} if adapter else {}),
                 "spec": asdict(spec),
                 "seed": 0,
                 "recipe": {"imgsz": 256},
@@ -65,11 +68,13 @@ def make_fake_zoo(folder: Path, specs: list) -> Path:
 
 @pytest.fixture(scope="session")
 def fake_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The control, LSKA k=23 at sppf and k=53 at neck (4 classes), as the zoo would ship them."""
+    """The control, LSKA k=23 at sppf and k=53 at neck (4 classes) fine-tuned in full, and an adapter pair: LSKA
+    k=7 at neck beside its control, the pointwise gate at neck, as the zoo would ship them."""
     from lska_demo.model.yolo import VariantSpec
 
     specs = [VariantSpec(nc=4), VariantSpec(k=23, point="sppf", nc=4), VariantSpec(k=53, point="neck", nc=4)]
-    return make_fake_zoo(tmp_path_factory.mktemp("weights"), specs)
+    adapters = (VariantSpec(k=1, point="neck", nc=4, design="pointwise"), VariantSpec(k=7, point="neck", nc=4))
+    return make_fake_zoo(tmp_path_factory.mktemp("weights"), specs, adapters)
 
 
 @pytest.fixture(scope="session")

@@ -36,14 +36,50 @@ def test_status_rejects_a_bad_choice(service: DemoService) -> None:
         service.status(24, "sppf", "gate", ZOO)
 
 
-def test_pretrained_offline_is_labelled_unavailable_without_operator_detail(tmp_path: Path) -> None:
+def test_pretrained_offline_is_not_offered_nor_advised_and_says_why_without_operator_detail(tmp_path: Path) -> None:
     service = DemoService(ServiceOptions(weights_dir=tmp_path))  # tests run offline: YOLO_OFFLINE=1, no file
-    labels = dict((name, label) for label, name in service.source_choices())
-    assert "unavailable" in labels[PRETRAINED] and "unavailable" not in labels[ZOO]
-    status = service.status(23, "sppf", "gate", PRETRAINED)
+    assert [name for _, name in service.source_choices()] == [ZOO]  # a visitor cannot choose what cannot load
+    status = service.status(23, "sppf", "gate", PRETRAINED)  # the API still answers it, with random weights
     assert not status.baseline.trained and not status.variant.trained and "Neither side" in status.banner
-    for text in (status.baseline.text, service.source_reason(PRETRAINED), labels[PRETRAINED]):
+    for text in (status.baseline.text, service.source_reason(PRETRAINED)):
         assert str(tmp_path) not in text and "YOLO_OFFLINE" not in text and "/" not in text
+    photo = service.image_domain(str(BUS))
+    assert "four synthetic shapes" in photo.advice and "yolov8n.pt" not in photo.advice
+
+
+def test_online_the_photo_note_advises_the_pretrained_source(tmp_path: Path) -> None:
+    (tmp_path / PRETRAINED).write_bytes(b"weights")  # found on disk: offered without a download
+    service = DemoService(ServiceOptions(weights_dir=tmp_path))
+    assert [name for _, name in service.source_choices()] == [ZOO, PRETRAINED]
+    assert "yolov8n.pt (COCO) models" in service.image_domain(str(BUS)).advice
+
+
+def test_an_adapter_pair_is_named_as_the_models_shown(service: DemoService) -> None:
+    """k=7 at the neck is an adapter (conftest.fake_zoo): its control is the pointwise gate, not the baseline."""
+    status = service.status(7, "neck", "gate", ZOO)
+    assert status.baseline.role == "Control" and status.variant.role == "LSKA"
+    assert status.baseline.caption == "Control: YOLOv8n + 1×1 pointwise gate at neck (adapter)"
+    assert status.variant.caption == "YOLOv8n + LSKA k=7 at neck (adapter)"
+    result = service.compare(str(BENCHMARK), 7, "neck", "gate", ZOO, conf=0.0)
+    assert result.baseline.name == "yolov8n-pointwise-neck-adapter-s0" and result.baseline.role == "Control"
+    assert "adapters on the same frozen fine-tuned baseline (yolov8n-s0)" in result.note
+    assert "yolov8n-pointwise-neck-adapter-s0, has a 1×1 pointwise gate" in result.note and "scratch" not in result.note
+    cost = service.cost(7, "neck", "gate")
+    assert [row["model"] for row in cost.summary[:2]] == [
+        "YOLOv8n + 1×1 pointwise gate at neck",
+        "YOLOv8n + LSKA k=7 at neck",
+    ]
+    gate = next(row for row in cost.layers if "LSKA gate" in row["layer (variant)"])
+    assert gate["baseline layer"] != "new"  # the LSKA gate lines up with the control's pointwise gate
+
+
+def test_a_full_fine_tune_pair_is_named_as_the_models_shown(service: DemoService) -> None:
+    status = service.status(23, "sppf", "gate", ZOO)
+    assert status.baseline.caption == "Baseline: YOLOv8n (fine-tuned)" and status.baseline.role == "Baseline"
+    result = service.compare(str(BENCHMARK), 23, "sppf", "gate", ZOO, conf=0.0)
+    assert "fine-tuned in full from the same scratch baseline" in result.note
+    assert "The baseline, yolov8n-s0, has no gate" in result.note
+    assert service.cost(23, "sppf", "gate").summary[0]["model"] == "YOLOv8n"
 
 
 def test_examples_are_grouped_benchmark_then_photo(service: DemoService) -> None:

@@ -39,10 +39,28 @@ def test_alike_maps_are_explained_by_the_map_size() -> None:
     rows = [{"threshold": 0.5, "baseline": 0.10, "variant": 0.11}]
     assert explain.ratios_alike(rows)
     assert not explain.ratios_alike([{"threshold": 0.5, "baseline": 0.01, "variant": 0.07}])
-    why = explain.why_alike(VariantSpec(k=23, point="sppf"), 9, 256)
-    assert "8×8" in why and "SPPF" in why and "32 px" in why
+    why = explain.why_alike(VariantSpec(k=23, point="sppf"), 9, 256)  # the gate's output: SPPF comes after it
+    assert "8×8" in why and "32 px" in why and "reads padding" in why and "SPPF" not in why
+    after = explain.why_alike(VariantSpec(k=23, point="sppf"), 10, 256)  # SPPF's own output
+    assert "SPPF's 3 stacked 5×5 poolings" in after
     wide = explain.why_alike(VariantSpec(k=23, point="neck"), 17, 640)  # P3 at 640 px: 80x80, no SPPF clause
-    assert "80×80" in wide and "SPPF" not in wide
+    assert "80×80" in wide and "SPPF" not in wide and "padding" not in wide  # k=23 fits an 80x80 map
+
+
+def test_erf_reach_says_where_a_larger_k_can_widen_the_field(service: DemoService) -> None:
+    result = service.erf_reach("sppf", "gate", 256)
+    assert result.side == 8 and [row["k"] for row in result.rows] == [7, 11, 23, 35, 41, 53]
+    assert [row["taps on padding"] for row in result.rows][:2] == ["0 %", "47 %"]
+    assert all(row["map at the gate"] == "8×8" for row in result.rows)
+    assert all(row["gate's ERF, % of map (t = 0.5)"].endswith(" %") for row in result.rows)
+    weights = {row["k"]: row["gate weights"] for row in result.rows}
+    assert weights[23] == "trained: yolov8n-lska23-sppf-s0" and weights[41].startswith("random")
+    assert "8×8" in result.sentence and "from k=11 on" in result.sentence and "cannot widen" in result.sentence
+    assert "at head, P3 is 80×80 at 640 px" in result.sentence
+    head = service.erf_reach("head", "gate", 640)
+    assert head.side == 80 and "every k up to 53 fits" in head.sentence and "cannot" not in head.sentence
+    with pytest.raises(ValueError, match="256, 640"):
+        service.erf_reach("sppf", "gate", 320)
 
 
 def test_erf_figure_titles_in_words() -> None:

@@ -131,7 +131,13 @@ def test_operator_checkpoint_graft_predicts_what_the_baseline_predicts(fake_zoo:
 
 def test_zoo_table_and_pair(service: DemoService) -> None:
     rows = service.zoo_table()
-    assert [r["model"] for r in rows] == ["yolov8n-s0", "yolov8n-lska23-sppf-s0", "yolov8n-lska53-neck-s0"]
+    assert [r["model"] for r in rows] == [
+        "yolov8n-s0",
+        "yolov8n-lska23-sppf-s0",
+        "yolov8n-lska53-neck-s0",
+        "yolov8n-pointwise-neck-adapter-s0",
+        "yolov8n-lska7-neck-adapter-s0",
+    ]
     pair = service.zoo_pair(11, "sppf", "gate")
     assert pair[0]["model"] == "yolov8n-s0" and pair[1]["status"] == "not trained"
 

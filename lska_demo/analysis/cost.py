@@ -185,6 +185,8 @@ def lska_breakdown(model: nn.Module, imgsz: int = 640) -> list[dict[str, Any]]:
 
 
 def _normalised_type(layer: nn.Module) -> str:
+    if isinstance(layer, LargeKernelGate):  # a gate lines up with a gate of another design (LSKA vs pointwise)
+        return "gate"
     name = type(layer).__name__
     return "C2f" if name == "C2fLSKA" else name  # C2fLSKA replaces a C2f at the same index
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,7 @@ from lska_demo.app import notes
 from lska_demo.app.common import ImageInput, Progress, report
 from lska_demo.app.inputs import VariantChoice, check_fraction, require_image
 from lska_demo.app.sources import ZOO, ModelSources, Readiness
-from lska_demo.benchmark.domain import DomainNote, domain_note
+from lska_demo.benchmark.domain import PRETRAINED_ADVICE, DomainNote, domain_note
 from lska_demo.benchmark.images import Letterboxed, letterbox, load_image
 from lska_demo.core.cache import LoadedModel
 from lska_demo.present.draw import draw_detections
@@ -30,6 +30,8 @@ class SideResult:
     inference_ms: float | None = None
     metrics: dict[str, Any] | None = None
     empty_reason: str = ""  # why a trained side found nothing, for the visitor
+    role: str = ""  # "Baseline", "Control" (the pointwise gate of the adapter regime), "LSKA"...
+    caption: str = ""  # the model shown, in words: "Control: YOLOv8n + 1×1 pointwise gate at neck (adapter)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,10 +86,16 @@ class CompareService:
         base, variant = self.models.readiness(source, choice.spec())
         return PairStatus(base, variant, notes.pair_banner(base.trained, variant.trained))
 
-    @staticmethod
-    def image_domain(image: ImageInput) -> DomainNote:
+    def image_domain(self, image: ImageInput) -> DomainNote:
         """Whether the image looks like a benchmark image, and what a visitor should know if it does not."""
-        return domain_note(load_image(require_image(image)))
+        return self.domain(load_image(require_image(image)))
+
+    def domain(self, picture: np.ndarray) -> DomainNote:
+        """``domain_note`` of a picture; its advice names the COCO-pretrained source only where it is offered."""
+        note = domain_note(picture)
+        if note.is_benchmark or not self.models.pretrained.available:
+            return note
+        return replace(note, advice=f"{note.advice} {PRETRAINED_ADVICE}")
 
     def run(
         self, image: ImageInput, choice: VariantChoice, source: str, conf: Any, iou: Any, progress: Progress | None
@@ -97,14 +105,16 @@ class CompareService:
         picture = load_image(require_image(image))
         report(progress, 0.1, "loading models")
         base, variant = self.models.pair(source, choice.spec())
-        domain = domain_note(picture) if source == ZOO else None
+        readiness = self.models.readiness(source, choice.spec())  # the manifest only: each side's words
+        domain = self.domain(picture) if source == ZOO else None
         sides: list[SideResult] = []
         letterboxed: dict[int, Letterboxed] = {}
         for i, side in enumerate((base, variant)):
             report(progress, 0.3 + 0.35 * i, f"detecting with {side.name}")
             sides.append(_detect_side(side, picture, conf, iou, letterboxed))
             sides[-1].empty_reason = notes.empty_reason(side.trained, bool(sides[-1].detections), conf, domain)
-        note = notes.compare_note(source, sides[0].trained, sides[1].trained, domain)
+            sides[-1].role, sides[-1].caption = readiness[i].role, readiness[i].caption
+        note = notes.compare_note(source, base, variant, domain, choice.spec())
         return CompareResult(sides[0], sides[1], base.imgsz, note, domain)
 
 

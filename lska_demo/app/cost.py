@@ -8,7 +8,7 @@ from typing import Any
 from lska_demo.app import notes
 from lska_demo.app.common import Progress, report
 from lska_demo.app.inputs import VariantChoice, check_flag, check_imgsz
-from lska_demo.app.sources import ZOO, ZOO_IMGSZ, ModelSources
+from lska_demo.app.sources import ZOO, ZOO_IMGSZ, ModelSources, model_words
 from lska_demo.model.yolo import VariantSpec
 
 
@@ -34,7 +34,9 @@ class CostService:
         self, source: str, choice: VariantChoice, imgsz: Any, latency: Any, progress: Progress | None
     ) -> CostResult:
         """The source's YOLOv8n vs the variant, counted at ``imgsz``: by default (None or 0) the size the
-        source's models run at (the zoo: 256 px; yolov8n.pt: 640 px). ``label`` says which."""
+        source's models run at (the zoo: 256 px; yolov8n.pt: 640 px). ``label`` says which. In the zoo the
+        left model is the one the Compare tab shows beside the variant: the control of the variant's regime
+        (the pointwise gate for an adapter, the baseline for a full graft)."""
         from lska_demo.analysis.cost import cost_comparison
         from lska_demo.present import explain
 
@@ -43,12 +45,13 @@ class CostService:
         imgsz = native if imgsz is None or (imgsz == 0 and not isinstance(imgsz, bool)) else check_imgsz(imgsz)
         latency = check_flag("measure latency", latency)
         report(progress, 0.1, "counting parameters and FLOPs" + (" and timing forward passes" if latency else ""))
-        base, variant = self.models.architecture(spec.baseline()), self.models.architecture(spec)
+        control = self.models.zoo_control(spec) if source == ZOO else spec.baseline()
+        base, variant = self.models.architecture(control), self.models.architecture(spec)
         with base.use() as b, variant.use() as v:  # always baseline first: one lock order, no deadlock
             counted = cost_comparison(b, v, imgsz, latency_repeats=10 if latency else 0, warmup=2)
         timing = counted.get("latency")
         return CostResult(
-            _cost_summary(counted, spec),
+            _cost_summary(counted, control, spec),
             explain.layer_table(counted["layers"], spec),
             explain.lska_table(counted["lska"], spec),
             timing,
@@ -68,12 +71,11 @@ class CostService:
         return int(base.model.yaml["nc"]), base.imgsz, f"the {source} models"
 
 
-def _cost_summary(counted: dict[str, Any], spec: VariantSpec) -> list[dict[str, Any]]:
-    """The summary table of a cost comparison: one row per model, then their difference."""
+def _cost_summary(counted: dict[str, Any], control: VariantSpec, spec: VariantSpec) -> list[dict[str, Any]]:
+    """The summary table of a cost comparison: one row per model (named in words), then their difference."""
     timing = counted.get("latency")
     summary = []
-    gate = "LSKA" if spec.design == "lska" else spec.design.replace("_", "-").upper()  # "LKA", "LSKA-TRIVIAL"
-    for role, name in (("baseline", "YOLOv8n"), ("variant", f"YOLOv8n + {gate} k={spec.k} at {spec.point}")):
+    for role, name in (("baseline", model_words(control)), ("variant", model_words(spec))):
         row = {"model": name, "params": counted[role]["params"], "GFLOPs": round(counted[role]["gflops"], 4)}
         if timing:
             row["latency median ms"] = round(timing[role]["median_ms"], 1)

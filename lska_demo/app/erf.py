@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from lska_demo.app import notes
 from lska_demo.app.common import ImageInput, Progress, benchmark_images, report
-from lska_demo.app.inputs import VariantChoice, check_choice, check_count, check_images
+from lska_demo.app.inputs import VariantChoice, check_choice, check_count, check_images, check_reach_size
 from lska_demo.app.sources import ModelSources
 from lska_demo.benchmark.images import load_image
+from lska_demo.model.kernels import PAPER_KERNEL_SIZES
+from lska_demo.present.explain import ERF_RATIO_COLUMNS
+
+ERF_COLUMNS = list(ERF_RATIO_COLUMNS.values())  # the area table's headers, before anything is computed
 
 
 @dataclass
@@ -26,6 +30,18 @@ class ErfResult:
     warning: str = ""  # non-empty when a side is untrained: show it first, where it cannot be missed
     caption: str = ""  # what the figure shows and what to conclude, one line
     table: list[dict[str, Any]] = field(default_factory=list)  # the ratios with readable columns
+
+
+@dataclass
+class ReachResult:
+    """Where a larger k can widen the field: for one insertion point and image size, the map side at the gate
+    the ERF tab measures, and per k the share of the kernel's taps that read padding and the gate's own ERF."""
+
+    point: str
+    imgsz: int
+    side: int
+    rows: list[dict[str, Any]]  # one per k, with readable columns
+    sentence: str  # where a larger k can and cannot change the measured field, in one plain sentence
 
 
 class ErfService:
@@ -93,3 +109,47 @@ class ErfService:
         pairs = {name: tuple(pair) for name, pair in layers.items()}
         table = explain.ratio_table(rows)
         return ErfResult(figure, rows, layer_name, pairs, len(pictures), base.imgsz, note, warning, caption, table)
+
+    def reach(self, choice: VariantChoice, imgsz: Any, progress: Progress | None) -> ReachResult:
+        """For the chosen point, block and design: each paper k's gate (the zoo's trained one where it has one,
+        else random, and the table says which) at the layer this tab measures as 'insertion point', its map
+        side at ``imgsz`` (256 or 640), the share of its taps reading padding, and its own ERF area at t=0.5."""
+        from lska_demo.analysis.erf import erf_layers
+        from lska_demo.analysis.reach import gate_map_sides, padding_share, reach_vs_k
+        from lska_demo.model.describe import layer_labels
+
+        imgsz = check_reach_size(imgsz)
+        spec = choice.spec()
+        layer = erf_layers(spec)["insertion point"].variant
+        gates, weights, side = {}, {}, 0
+        for i, k in enumerate(PAPER_KERNEL_SIZES):
+            report(progress, i / len(PAPER_KERNEL_SIZES), f"loading the zoo's k={k} model at '{spec.point}'")
+            loaded = self.models.zoo_model(replace(spec, k=k))
+            name, gate = _gate_at(loaded.model, layer)
+            side = side or gate_map_sides(loaded.model, imgsz)[name]  # the map does not depend on k
+            gates[k] = gate
+            weights[k] = f"trained: {loaded.name}" if loaded.trained else "random: the zoo has no model of it"
+        report(progress, 0.9, f"the gates' own receptive fields on a {side}×{side} map")
+        measured = reach_vs_k(gates, side)
+        rows = [_reach_row(row.k, side, padding_share(row.k, side), row.ratio, weights[row.k]) for row in measured]
+        where = layer_labels(spec)[layer].rpartition("(")[2].rstrip(")")  # "9 LSKA gate (backbone P5)": "backbone P5"
+        sentence = notes.reach_sentence(spec.point, imgsz, side, where, [row.k for row in measured])
+        return ReachResult(spec.point, imgsz, side, rows, sentence)
+
+
+REACH_COLUMNS = ["k", "map at the gate", "taps on padding", "gate's ERF, % of map (t = 0.5)", "gate weights"]
+
+
+def _reach_row(k: int, side: int, padding: float, ratio: float | None, weights: str) -> dict[str, Any]:
+    """One k of the reach table, in readable columns (``REACH_COLUMNS``)."""
+    shown = "no square holds it" if ratio is None else f"{100 * ratio:.1f} %"
+    values = [k, f"{side}×{side}", f"{100 * padding:.0f} %", shown, weights]
+    return dict(zip(REACH_COLUMNS, values, strict=True))
+
+
+def _gate_at(model: Any, layer: int) -> tuple[str, Any]:
+    """The first large-kernel gate inside ``model.model[layer]`` (the row itself, or in its bottlenecks)."""
+    from lska_demo.model.yolo import lska_layers
+
+    own = f"model.{layer}"
+    return next((name, gate) for name, gate in lska_layers(model) if name == own or name.startswith(own + "."))

@@ -120,6 +120,17 @@ def check_imgsz(imgsz: Any) -> int:
     return size
 
 
+REACH_SIZES = (256, 640)  # the zoo's image size and YOLOv8's usual one
+
+
+def check_reach_size(imgsz: Any) -> int:
+    """The image size the receptive field's reach is measured at: one of ``REACH_SIZES``."""
+    size = strict_int("image size", imgsz, *IMGSZ_RANGE)
+    if size not in REACH_SIZES:
+        raise InputError(f"image size must be one of {', '.join(map(str, REACH_SIZES))}; got {echo(imgsz)}")
+    return size
+
+
 def check_step(step: Any, last: int) -> int:
     return strict_int("step", step, 0, last)
 

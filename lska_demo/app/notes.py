@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lska_demo.app.sources import ZOO
+from lska_demo.app.sources import ZOO, model_words, side_role
 from lska_demo.benchmark.domain import DomainNote
 from lska_demo.core.cache import LoadedModel
+from lska_demo.model.yolo import VariantSpec
 from lska_demo.present import explain
 
 NEITHER_TRAINED = (
@@ -57,16 +58,37 @@ def empty_reason(trained: bool, found: bool, conf: float, domain: DomainNote | N
     return f"{reason} This model knows the 80 COCO classes; lower the threshold to see weaker guesses."
 
 
-def compare_note(source: str, base_trained: bool, variant_trained: bool, domain: DomainNote | None) -> str:
+ANECDOTE = "One image is an anecdote: the zoo's test-set metrics (the Zoo tab) are the evidence."
+
+
+def zoo_pair_note(base: LoadedModel, variant: LoadedModel, spec: VariantSpec) -> str:
+    """How the two trained zoo models shown were made, each named, so the note says what the side panels say."""
+    entry = variant.entry or {}
+    gate, role = model_words(spec).split(" + ", 1)[-1], side_role(spec)  # "LSKA k=23 at sppf", "LSKA"
+    if entry.get("regime") == "adapter":
+        return (
+            f"Both models are adapters on the same frozen fine-tuned baseline ({entry.get('parent')}): only the gates "
+            f"inserted at '{spec.point}' were trained, with the same recipe and seed. The control, {base.name}, "
+            f"has a 1×1 pointwise gate (no spatial kernel); the {role} side, {variant.name}, has {gate}. So a "
+            f"difference is the large kernel's, not the extra gating. {ANECDOTE}"
+        )
+    return (
+        f"Both models were fine-tuned in full from the same scratch baseline with the same recipe and seed. The "
+        f"baseline, {base.name}, has no gate; the {role} side, {variant.name}, has {gate} grafted in. So only the "
+        f"gate differs. {ANECDOTE}"
+    )
+
+
+def compare_note(
+    source: str, base: LoadedModel, variant: LoadedModel, domain: DomainNote | None, spec: VariantSpec
+) -> str:
     """What one image's detections can and cannot say about LSKA, for this source and pair."""
+    base_trained, variant_trained = base.trained, variant.trained
     lines = (
         [] if domain is None or domain.is_benchmark else [f"**⚠ Outside what the zoo was trained on.** {domain.advice}"]
     )
     if source == ZOO and base_trained and variant_trained:
-        lines.append(
-            "Both models were fine-tuned from the same scratch baseline with the same recipe and seed; only LSKA "
-            "differs. One image is an anecdote: the zoo's test-set metrics are the evidence."
-        )
+        lines.append(zoo_pair_note(base, variant, spec))
     elif source != ZOO and variant_trained:
         lines.append(
             "The LSKA side is an identity-initialised graft: its detections equal the baseline's by construction."
@@ -135,3 +157,32 @@ def cost_note(nc: int, imgsz: int, native: int, who: str, timed: bool) -> str:
     if timed:
         note += " Latency: median of 10 CPU forward passes after 2 warm-ups, on whatever else this machine runs."
     return note
+
+
+# --- where a larger k can widen the field -------------------------------------------------------------------
+
+WIDE_SIZE, P3_STRIDE = 640, 8  # the head's first gate reads P3 (stride 8): 80×80 at 640 px
+
+
+def reach_sentence(point: str, imgsz: int, side: int, where: str, ks: list[int]) -> str:
+    """Where a larger k can and cannot change the measured field: the gate's map against each kernel size.
+
+    A centred k×k kernel wider than the map (k > side) already spans it from the centre cell the ERF measures,
+    so from there on a larger k only reads more padding.
+    """
+    fits, wider = [k for k in ks if k <= side], [k for k in ks if k > side]
+    head = f"At {imgsz} px the gate at {point} ({where}) sees a map of {side}×{side} cells"
+    if not wider:
+        return (
+            f"{head}, and every k up to {ks[-1]} fits inside it, so a larger k can widen the field there: the ERF "
+            "column shows how far each gate reaches."
+        )
+    if fits:
+        text = (
+            f"{head}: up to k={fits[-1]} the kernel fits; from k={wider[0]} on it is wider than the map (its outer "
+            "taps read padding), so a larger k cannot widen the field there."
+        )
+    else:
+        text = f"{head}: even k={wider[0]} is wider than the map, so a larger k cannot widen the field there."
+    p3 = WIDE_SIZE // P3_STRIDE
+    return f"{text} Where it can: at head, P3 is {p3}×{p3} at {WIDE_SIZE} px and every k up to {ks[-1]} fits."

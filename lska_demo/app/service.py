@@ -15,9 +15,9 @@ from lska_demo.app.attention import AttentionResult, AttentionService
 from lska_demo.app.common import VISITOR_ERRORS, ImageInput, Progress, benchmark_images, warm_up
 from lska_demo.app.compare import CompareResult, CompareService, PairStatus, SideResult
 from lska_demo.app.cost import CostResult, CostService
-from lska_demo.app.erf import ErfResult, ErfService
+from lska_demo.app.erf import ERF_COLUMNS, REACH_COLUMNS, ErfResult, ErfService, ReachResult
 from lska_demo.app.export import ExportService
-from lska_demo.app.inputs import MAX_ERF_IMAGES, VariantChoice, check_point
+from lska_demo.app.inputs import MAX_ERF_IMAGES, REACH_SIZES, VariantChoice, check_point
 from lska_demo.app.sources import PRETRAINED, ZOO, ModelSources, Readiness, ServiceOptions
 from lska_demo.app.teach import TeachResult, TeachService
 from lska_demo.app.zoo import ZooService, ZooVerdicts
@@ -31,10 +31,13 @@ from lska_demo.present.teach.views import TeachView, TrainedView
 
 KERNEL_SIZES = PAPER_KERNEL_SIZES
 __all__ = [  # what the UI and the CLI may use, the re-exported limits and names included
+    "ERF_COLUMNS",
     "KERNEL_SIZES",
     "MAX_ERF_IMAGES",
     "MAX_FILE_BYTES",
     "PRETRAINED",
+    "REACH_COLUMNS",
+    "REACH_SIZES",
     "VISITOR_ERRORS",
     "ZOO",
     "AttentionResult",
@@ -45,6 +48,7 @@ __all__ = [  # what the UI and the CLI may use, the re-exported limits and names
     "ErfResult",
     "OnnxExport",
     "PairStatus",
+    "ReachResult",
     "Readiness",
     "ServiceOptions",
     "SideResult",
@@ -84,8 +88,10 @@ class DemoService:
         return self.models.cache
 
     def source_choices(self) -> list[tuple[str, str]]:
-        """(label, name) of every model source; an unavailable ``yolov8n.pt`` is labelled so."""
-        return [(self.models.label(s), s) for s in self.sources]
+        """(label, name) of every model source the page offers: an unavailable ``yolov8n.pt`` is left out (a
+        visitor cannot use it; ``source_reason`` says why). The API still answers it, with random weights."""
+        offered = [s for s in self.sources if s != PRETRAINED or self.pretrained_available()]
+        return [(self.models.label(s), s) for s in offered]
 
     def pretrained_available(self) -> bool:
         """Whether the ``yolov8n.pt`` source can load on this server (asked once, at start)."""
@@ -162,6 +168,17 @@ class DemoService:
         """Effective receptive fields of the baseline and the variant at the same layer (``ErfService.run``)."""
         choice = VariantChoice(k, point, block, design)
         return self._erf.run(choice, self.models.check(source), images, n, layer_name, upload, progress)
+
+    def erf_reach(
+        self,
+        point: Any = "sppf",
+        block: Any = "gate",
+        imgsz: Any = 256,
+        progress: Progress | None = None,
+        design: Any = "lska",
+    ) -> ReachResult:
+        """Where a larger k can widen the field at this point and image size (``ErfService.reach``)."""
+        return self._erf.reach(VariantChoice(23, point, block, design), imgsz, progress)
 
     def attention(
         self,

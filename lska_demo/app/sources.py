@@ -43,10 +43,48 @@ REFUSED = "Refused:"  # how an operator checkpoint that was refused (unsafe or d
 
 @dataclass(frozen=True)
 class Readiness:
-    """Whether one side of a comparison has trained weights, and a sentence saying which or why not."""
+    """Whether one side of a comparison has trained weights, and a sentence saying which or why not.
+
+    ``role`` names the side ("Baseline", "Control", "LSKA"...) and ``caption`` the model it shows, in words
+    ("Control: YOLOv8n + 1×1 pointwise gate at neck (adapter)"), for the labels of its pictures and tables.
+    """
 
     trained: bool
     text: str
+    role: str = ""
+    caption: str = ""
+
+
+REGIME_WORDS = {"finetune": "fine-tuned", "adapter": "adapter", "scratch": "from scratch"}
+
+
+def model_words(spec: VariantSpec) -> str:
+    """A model in words: "YOLOv8n", "YOLOv8n + 1×1 pointwise gate at neck", "YOLOv8n + LKA k=23 at sppf"."""
+    base = f"YOLOv8{spec.scale}"
+    if spec.is_baseline:
+        return base
+    if spec.design == "pointwise":
+        return f"{base} + 1×1 pointwise gate at {spec.point}"
+    gate = "LSKA" if spec.design == "lska" else spec.design.replace("_", "-").upper()  # "LKA", "LSKA-TRIVIAL"
+    block = " (VAN block)" if spec.block == "van" else ""
+    return f"{base} + {gate}{block} k={spec.k} at {spec.point}"
+
+
+def side_role(spec: VariantSpec) -> str:
+    """What a side is called: the baseline (no gate), the pointwise control, or the gate design it tests."""
+    if spec.is_baseline:
+        return "Baseline"
+    if spec.design == "pointwise":
+        return "Control"
+    return "LSKA" if spec.design == "lska" else spec.design.replace("_", "-").upper()
+
+
+def zoo_caption(spec: VariantSpec, regime: str | None) -> str:
+    """The caption of a zoo side: the model in words and how it was trained (``regime``; None: untrained)."""
+    how = "random weights" if regime is None else REGIME_WORDS.get(regime, regime)
+    role = side_role(spec)
+    prefix = f"{role}: " if role in ("Baseline", "Control") else ""
+    return f"{prefix}{model_words(spec)} ({how})"
 
 
 def _not_the_gate(spec: VariantSpec) -> str | None:
@@ -172,32 +210,53 @@ class ModelSources:
             from lska_demo.zoo.plan import NC
 
             manifest, spec = self.manifest(), replace(spec, nc=NC)
-            variant = manifest.trained(spec)
-            regime = (variant or {}).get("regime") or "finetune"
+            regime = self.zoo_regime(spec)
             control = zoo_control(regime, spec)
 
             def side(wanted: VariantSpec, entry: dict[str, Any] | None) -> Readiness:
+                role, caption = side_role(wanted), zoo_caption(wanted, regime if entry else None)
                 if entry is None:
-                    return Readiness(
-                        False, f"Untrained: {untrained_reason(wanted, manifest)}, so this is {UNTRAINED_EFFECT}."
-                    )
-                return Readiness(True, trained_status(entry, wanted, manifest))
+                    reason = untrained_reason(wanted, manifest)
+                    return Readiness(False, f"Untrained: {reason}, so this is {UNTRAINED_EFFECT}.", role, caption)
+                return Readiness(True, trained_status(entry, wanted, manifest), role, caption)
 
-            return side(control, manifest.find(control, regime=regime)), side(spec, variant)
-        if source == PRETRAINED and not self.pretrained.available:
-            untrained = Readiness(
-                False, f"Untrained: {PRETRAINED}: {self.pretrained.visitor_reason} So this side is {UNTRAINED_EFFECT}."
-            )
-            return untrained, untrained
+            return side(control, manifest.find(control, regime=regime)), side(spec, manifest.find(spec, regime=regime))
+        return self._operator_readiness(source, spec)
+
+    def _operator_readiness(self, source: str, spec: VariantSpec) -> tuple[Readiness, Readiness]:
+        """``readiness`` of ``yolov8n.pt`` or the operator's checkpoint: the file as published, and its graft."""
         name = PRETRAINED if source == PRETRAINED else source.removeprefix(CHECKPOINT_PREFIX)
+        grafted = model_words(spec).replace(f"YOLOv8{spec.scale}", name, 1)
+        roles = (f"Baseline: {name}", f"{grafted} (identity graft)")
+        if source == PRETRAINED and not self.pretrained.available:
+            text = f"Untrained: {PRETRAINED}: {self.pretrained.visitor_reason} So this side is {UNTRAINED_EFFECT}."
+            return (
+                Readiness(False, text, "Baseline", "Baseline: YOLOv8n (random weights)"),
+                Readiness(False, text, side_role(spec), f"{model_words(spec)} (random weights)"),
+            )
         return (
-            Readiness(True, f"Trained: {name} as published, no LSKA."),
+            Readiness(True, f"Trained: {name} as published, no LSKA.", "Baseline", roles[0]),
             Readiness(
                 True,
                 f"Trained {name} with an identity-initialised LSKA graft: it predicts exactly what the "
                 "baseline predicts until it is fine-tuned.",
+                side_role(spec),
+                roles[1],
             ),
         )
+
+    def zoo_regime(self, spec: VariantSpec) -> str:
+        """The regime that answers a zoo choice of ``spec``: its variant's (``Manifest.trained``), else the full
+        fine-tune (whose control is the fine-tuned baseline)."""
+        from lska_demo.zoo.manifest import regime_of
+        from lska_demo.zoo.plan import NC
+
+        variant = self.manifest().trained(replace(spec, nc=NC))
+        return regime_of(variant) if variant else "finetune"
+
+    def zoo_control(self, spec: VariantSpec) -> VariantSpec:
+        """The architecture the zoo compares ``spec`` with: the control of its regime (``zoo.control_spec``)."""
+        return zoo_control(self.zoo_regime(spec), spec)
 
     def manifest(self) -> Any:
         from lska_demo.zoo.manifest import Manifest
@@ -225,25 +284,34 @@ class ModelSources:
         """A shipped zoo model of ``regime`` (None: the preferred regime that has one, ``Manifest.trained``),
         or a random one that says why. The key holds the file's hash, so models the zoo job finishes while
         the app runs appear without a restart."""
-        from lska_demo.zoo.load import load_entry
-        from lska_demo.zoo.manifest import regime_of
         from lska_demo.zoo.plan import NC
 
         spec = replace(spec, nc=NC)
         manifest = self.manifest()
         entry = manifest.trained(spec) if regime is None else manifest.find(spec, regime=regime)
         key = (ZOO, spec, regime, entry["sha256"] if entry else None)
+        return self.cache.get(key, lambda: self._load_zoo(spec, entry, manifest))
 
-        def load() -> LoadedModel:
-            if entry is None:
-                status = f"Untrained: {untrained_reason(spec, manifest)}, so this is {UNTRAINED_EFFECT}."
-                return LoadedModel(build_model(spec), spec.name, False, status, ZOO_IMGSZ)
-            model = load_entry(entry, self.options.weights_dir, manifest)
-            found = {**entry, "regime": regime_of(entry)}
-            imgsz = int((entry.get("recipe") or {}).get("imgsz", ZOO_IMGSZ))
-            return LoadedModel(model, entry["id"], True, trained_status(found, spec, manifest), imgsz, entry=found)
+    def zoo_model(self, spec: VariantSpec) -> LoadedModel:
+        """``zoo_side`` of the preferred regime, loaded afresh and not kept: for a one-off look at a model's
+        gates (the receptive field's reach over every k) that must not push the compared pair out of the cache."""
+        from lska_demo.zoo.plan import NC
 
-        return self.cache.get(key, load)
+        manifest, spec = self.manifest(), replace(spec, nc=NC)
+        return self._load_zoo(spec, manifest.trained(spec), manifest)
+
+    def _load_zoo(self, spec: VariantSpec, entry: dict[str, Any] | None, manifest: Any) -> LoadedModel:
+        """The zoo's model of ``entry``, or, where there is none, a random one whose status says why."""
+        from lska_demo.zoo.load import load_entry
+        from lska_demo.zoo.manifest import regime_of
+
+        if entry is None:
+            status = f"Untrained: {untrained_reason(spec, manifest)}, so this is {UNTRAINED_EFFECT}."
+            return LoadedModel(build_model(spec), spec.name, False, status, ZOO_IMGSZ)
+        model = load_entry(entry, self.options.weights_dir, manifest)
+        found = {**entry, "regime": regime_of(entry)}
+        imgsz = int((entry.get("recipe") or {}).get("imgsz", ZOO_IMGSZ))
+        return LoadedModel(model, entry["id"], True, trained_status(found, spec, manifest), imgsz, entry=found)
 
     def _operator_baseline(self, source: str) -> LoadedModel:
         """yolov8n.pt or the operator's checkpoint; offline without the file, or for a file refused as unsafe or

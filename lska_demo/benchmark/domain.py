@@ -37,9 +37,10 @@ ZOO_KNOWS = (
 )
 PHOTO_ADVICE = (
     f"{ZOO_KNOWS} On a photo they still draw boxes, but the labels mean nothing (a face may come out as "
-    "'hexagon'), and an empty result means nothing either. Try one of the benchmark examples, or, where it is "
-    "offered, the COCO-pretrained yolov8n.pt source, which knows 80 everyday objects."
+    "'hexagon'), and an empty result means nothing either. Try one of the benchmark examples."
 )
+# Added by the app only where the server can load yolov8n.pt (``app.online``): never advise what is not offered.
+PRETRAINED_ADVICE = "Or choose the yolov8n.pt (COCO) models, which know 80 everyday objects."
 
 
 @dataclass(frozen=True)

@@ -52,17 +52,26 @@ def ratios_alike(rows: list[dict[str, Any]], tolerance: float = ALIKE_TOLERANCE)
 
 
 def why_alike(spec: VariantSpec, layer: int, imgsz: int) -> str:
-    """Why two trained networks' ERFs agree at layer ``layer`` of the variant: the map is already small."""
+    """Why two trained networks' ERFs agree at layer ``layer`` of the variant: the map is already small.
+
+    SPPF is named only for a layer SPPF has run before (at 'sppf' the gate comes before it); a kernel is said to
+    read padding only where it is wider than the map.
+    """
     side, stride = feature_side(spec, layer, imgsz), layer_strides(spec)[layer]
     text = (
         f"**Why the two maps look alike:** at {imgsz} px this layer's map is only {side}×{side} cells "
-        f"(one cell = {stride} px), so the layers before it already see most of the image and a k={spec.k} "
-        "kernel, wider than the map, mostly reads padding"
+        f"(one cell = {stride} px), so the layers before it already see most of the image"
     )
-    if stride == max(layer_strides(spec)) and side <= SPPF_REACH:
+    if spec.k is not None and spec.k > side:
+        text += f" and a k={spec.k} kernel, wider than the map, mostly reads padding"
+    sppf = next(i for i, label in enumerate(layer_labels(spec)) if "SPPF" in label)
+    if layer >= sppf and stride == max(layer_strides(spec)) and side <= SPPF_REACH:
         pools = f"{SPPF_POOLS} stacked {SPPF_POOL}×{SPPF_POOL} poolings"
         text += f"; SPPF's {pools} ({SPPF_REACH}×{SPPF_REACH} cells) already span it"
-    return text + ". Compare the area ratios in the table: large kernels add reach only where the map is larger."
+    return (
+        text + ". Compare the area ratios in the table: large kernels add reach only where the map is larger "
+        "(the panel below shows where)."
+    )
 
 
 def erf_caption(rows: list[dict[str, Any]]) -> str:

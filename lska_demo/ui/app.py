@@ -14,7 +14,8 @@ from lska_demo.ui.cache_files import write_outputs_atomically
 from lska_demo.ui.common import Controls, domain_html, image_input, status_html
 from lska_demo.ui.fields import explain_input_errors, pass_values_through
 
-# The tabs in page order; each module's ``build(service, controls)`` lays out and wires its own tab.
+# The tabs in page order; each module's ``build(service, controls)`` lays out and wires its own tab, and may
+# return a function that wires the tab's ``select`` event once the tab exists.
 TABS = (
     ("Compare", "compare", compare.build),
     ("Receptive field", "erf", erf.build),
@@ -49,6 +50,9 @@ footer {display: none !important}
 #domain-note:has(.prose:empty) {display: none}
 @media (max-width: 640px) {
   .gradio-container {padding: 0 6px !important}
+  #cost-summary td, #cost-summary th, #cost-brief td, #cost-brief th {
+    font-size: 12px !important; padding: 2px !important}
+  #cost-summary .cell-wrap, #cost-brief .cell-wrap {padding: 4px !important}
   #examples-benchmark .gallery-item .container, #examples-photo .gallery-item .container {
     width: 64px !important; height: 64px !important}
 }
@@ -61,6 +65,11 @@ EXAMPLE_CAPTIONS = {
     "photo": "Photos: NOT what the zoo knows (its labels on them mean nothing)",
 }
 PHOTO_CAPTION_ONLINE = "Photos: NOT what the zoo knows; choose the yolov8n.pt source for them"
+SOURCE_INFO = "zoo: trained here on 4 synthetic shapes; yolov8n.pt: Ultralytics' 80 everyday objects"
+SOURCE_INFO_OFFLINE = (
+    "zoo: trained here on 4 synthetic shapes. Ultralytics' COCO-pretrained yolov8n.pt is not offered: this "
+    "server cannot download it"
+)
 
 
 def glossary_markdown() -> str:
@@ -107,7 +116,7 @@ def _step_variant(service: DemoService) -> tuple[Any, ...]:
         service.source_choices(),
         value=ZOO,
         label="Models",
-        info="zoo: trained here on 4 synthetic shapes; yolov8n.pt: Ultralytics' 80 everyday objects",
+        info=SOURCE_INFO if service.pretrained_available() else SOURCE_INFO_OFFLINE,
     )
     return k, point, block, design, source
 
@@ -188,8 +197,10 @@ def build_ui(service_options: ServiceOptions | None = None) -> gr.Blocks:
         controls, status, domain = _controls(service, page)
         with gr.Tabs(overflow_behavior="wrap", elem_id="tabs") as tabs:
             for title, tab_id, build in TABS:
-                with gr.Tab(title, id=tab_id):
-                    build(service, controls)
+                with gr.Tab(title, id=tab_id) as tab:
+                    wire_select = build(service, controls)
+                if wire_select is not None:  # a tab that fills itself when first opened (the Zoo)
+                    wire_select(tab)
         _wire_status(service, controls, status)
         _wire_domain(service, controls, domain)
         controls.compare_button.click(

@@ -57,14 +57,19 @@ def build(service: DemoService, controls: Controls) -> None:
         method = gr.Radio(choices(CAM_METHODS), value="eigen", label="CAM method")
         button = gr.Button("Show attention", variant="primary")
     warning = gr.Markdown()
-    stages = gr.Image(show_label=False, label="LSKA stages in the variant (input, each conv, attention)", format="png")
+    stages = gr.Image(
+        show_label=False,
+        label="LSKA stages in the variant (input, each conv, attention)",
+        format="png",
+        interactive=False,
+    )
     stage_caption = gr.Markdown(elem_id="attention-stage-caption")
     with gr.Row():
         with gr.Column():
-            base_cam = gr.Image(label="Baseline CAM", format="jpeg")
+            base_cam = gr.Image(label="Baseline CAM", format="jpeg", interactive=False)
             base_caption = gr.Markdown()
         with gr.Column():
-            var_cam = gr.Image(label="LSKA CAM", format="jpeg")
+            var_cam = gr.Image(label="LSKA CAM", format="jpeg", interactive=False)
             var_caption = gr.Markdown()
     note = gr.Markdown()
     words = gr.State({})

@@ -100,7 +100,10 @@ def _side_line(role: str, side: Readiness) -> str:
 
 def status_html(status: PairStatus) -> str:
     """Both sides' training status, and the banner when they differ."""
-    lines = [_side_line("Baseline", status.baseline), _side_line("LSKA", status.variant), banner_html(status)]
+    sides = [
+        _side_line(side.role or role, side) for role, side in (("Baseline", status.baseline), ("LSKA", status.variant))
+    ]
+    lines = [*sides, banner_html(status)]
     return f'<div class="pair-status">{"".join(lines)}</div>'
 
 
@@ -187,3 +190,10 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.Da
     if columns is not None and frame.empty:
         frame = pd.DataFrame(columns=columns)
     return frame.astype(object).where(frame.notna(), "—")
+
+
+def summary_widths(columns: int) -> list[str]:
+    """Column widths of a cost summary (the model's name, params, GFLOPs, then latency's median and IQR when
+    timed), so that on a phone the numbers share the width with the name, which wraps, instead of being pushed
+    out of the frame (``ui.app.CSS`` makes a phone's table text smaller)."""
+    return ["44%", "28%", "28%"] if columns <= 3 else ["26%", "22%", "20%", "18%", "14%"]

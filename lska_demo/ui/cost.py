@@ -8,7 +8,7 @@ import gradio as gr
 
 from lska_demo.app.fairness import click_kwargs, guarded
 from lska_demo.app.service import DemoService
-from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter, stale_on, table
+from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter, stale_on, summary_widths, table
 
 # 0: the size the chosen models run at (the zoo: 256 px; yolov8n.pt: 640 px).
 INPUT_SIZES: list[tuple[str, int]] = [("models' size", 0)] + [
@@ -46,11 +46,19 @@ def build(service: DemoService, controls: Controls) -> None:
         imgsz = gr.Dropdown(INPUT_SIZES, value=0, label="Input size")
         latency = gr.Checkbox(value=False, label="Measure latency (about 10 s)")
         button = gr.Button("Count", variant="primary")
-    summary = gr.Dataframe(label="Parameters, GFLOPs, latency", elem_id="cost-summary", wrap=True)
+    summary = gr.Dataframe(
+        label="Parameters, GFLOPs, latency",
+        elem_id="cost-summary",
+        wrap=True,
+        interactive=False,
+        column_widths=summary_widths(3),
+    )
     note = gr.Markdown()
-    lska = gr.Dataframe(label="Each LSKA unit", elem_id="cost-lska", wrap=True)
-    with gr.Accordion("Per-layer cost of the variant beside the baseline (Δ = change)", open=False):
-        layers = gr.Dataframe(label="Per-layer cost", max_height=360, elem_id="cost-layers", wrap=True)
+    lska = gr.Dataframe(label="Each LSKA unit", elem_id="cost-lska", wrap=True, interactive=False)
+    with gr.Accordion("Per-layer cost of the variant beside the model it is compared with (Δ = change)", open=False):
+        layers = gr.Dataframe(
+            label="Per-layer cost", max_height=360, elem_id="cost-layers", wrap=True, interactive=False
+        )
 
     stale_on([*controls.variant, controls.design, controls.source], [summary, layers, lska], note, "Count")
     label = gr.State("")  # what the numbers are of: kept out of the API's outputs, shown as the table's label
@@ -60,9 +68,11 @@ def build(service: DemoService, controls: Controls) -> None:
         [summary, layers, lska, note, label],
         api_name="cost",
         **click_kwargs("cost"),
-    ).then(
-        lambda text: gr.Dataframe(label=f"Parameters, GFLOPs, latency {text}"),
-        label,
+    ).then(  # the label, and widths for the columns shown (latency adds two), outside the API's outputs
+        lambda text, timed: gr.Dataframe(
+            label=f"Parameters, GFLOPs, latency {text}", column_widths=summary_widths(5 if timed is True else 3)
+        ),
+        [label, latency],
         summary,
         api_visibility="private",
         queue=False,

@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from lska_demo.app.fairness import click_kwargs, guarded
-from lska_demo.app.service import MAX_ERF_IMAGES, DemoService
+from lska_demo.app.service import ERF_COLUMNS, MAX_ERF_IMAGES, REACH_COLUMNS, REACH_SIZES, DemoService
 from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter, stale_on, table
 
 EXPLANATION = (
@@ -15,6 +15,45 @@ EXPLANATION = (
     "cell of a layer (the gradient), averaged over images; both maps share one colour scale. It uses the files "
     "below if any, else the image uploaded above, else held-out benchmark images."
 )
+
+
+REACH_TITLE = "Where can a larger k widen the field?"
+REACH_LEAD = (
+    "The field above is measured at one map. A k×k kernel wider than that map reads padding with its outer taps "
+    "and cannot reach further. For the insertion point chosen above and the image size you pick: the map the "
+    "gate sits on (the gate the field above is measured at), how much of each k's kernel reads padding there, "
+    "and the gate's own receptive field on that map (the zoo's trained gate of each k where it has one)."
+)
+REACH_BUTTON = "Measure every k at this point"
+
+
+def _reach_panel(service: DemoService, controls: Controls) -> None:
+    """The "where can a larger k widen the field?" panel: one table row per paper k, and one plain sentence."""
+
+    @friendly
+    def run_reach(
+        point: str, block: str, imgsz: int, design: str = "lska", progress: gr.Progress = PROGRESS
+    ) -> tuple[Any, ...]:
+        result = service.erf_reach(point, block, imgsz, reporter(progress), design=design)
+        return result.sentence, table(result.rows)
+
+    with gr.Accordion(REACH_TITLE, open=True, elem_id="erf-reach-panel"):
+        gr.Markdown(REACH_LEAD)
+        with gr.Row():
+            size = gr.Radio(list(REACH_SIZES), value=REACH_SIZES[0], label="Image size (px)", elem_id="erf-reach-size")
+            button = gr.Button(REACH_BUTTON, elem_id="erf-reach-button")
+        note = gr.Markdown(elem_id="erf-reach-note")
+        rows = gr.Dataframe(
+            headers=REACH_COLUMNS,
+            wrap=True,
+            interactive=False,
+            elem_id="erf-reach",
+            label="Each paper k at this point",
+            column_widths=[40, 70, 80, 110, 370],  # px: the numbers fit a phone; the weights scroll sideways
+        )
+    inputs = [controls.point, controls.block, size, controls.design]
+    stale_on(inputs, [rows], note, REACH_BUTTON)
+    button.click(guarded("erf", run_reach), inputs, [note, rows], api_name="erf_reach", **click_kwargs("erf"))
 
 
 def build(service: DemoService, controls: Controls) -> None:
@@ -55,10 +94,16 @@ def build(service: DemoService, controls: Controls) -> None:
             )
             button = gr.Button("Compute receptive fields", variant="primary")
     warning = gr.Markdown(elem_id="erf-warning")
-    figure = gr.Image(show_label=False, label="Baseline vs LSKA", format="png", elem_id="erf-figure")
+    figure = gr.Image(show_label=False, label="Baseline vs LSKA", format="png", elem_id="erf-figure", interactive=False)
     note = gr.Markdown(elem_id="erf-note")
-    ratios = gr.Dataframe(label="Area holding each share of the gradient (larger = wider field)", wrap=True)
+    ratios = gr.Dataframe(
+        headers=ERF_COLUMNS,
+        label="Area holding each share of the gradient (larger = wider field)",
+        wrap=True,
+        interactive=False,
+    )
     warning_text = gr.State("")
+    _reach_panel(service, controls)
 
     # The layers on offer depend on the insertion point, so this tab follows it; the header's diagram rides
     # along on the same event (one API call, "diagram", answers both).

@@ -7,7 +7,7 @@ import gradio as gr
 from lska_demo.app.fairness import click_kwargs, guarded
 from lska_demo.app.service import DemoService
 from lska_demo.model.vocabulary import SCALE_LABELS
-from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter
+from lska_demo.ui.common import PROGRESS, Controls, friendly, reporter, stale_on
 
 
 def build(service: DemoService, controls: Controls) -> None:
@@ -36,13 +36,17 @@ def build(service: DemoService, controls: Controls) -> None:
         button = gr.Button("Export")
         onnx_button = gr.Button("Export ONNX")
     with gr.Row():
-        yaml_box = gr.Code(language="yaml", label="Model YAML")
-        transfer_box = gr.Markdown(label="Transfer check", elem_classes="status-box")
-    snippet_box = gr.Code(language="python", label="Train it")
+        yaml_box = gr.Code(language="yaml", label="Model YAML", interactive=False, elem_id="export-yaml")
+        transfer_box = gr.Markdown(label="Transfer check", elem_classes="status-box", elem_id="export-transfer")
+    snippet_box = gr.Code(language="python", label="Train it", interactive=False, elem_id="export-snippet")
     with gr.Row():
         onnx_file = gr.File(label="ONNX model (zoo weights of this variant when trained)", interactive=False)
-        onnx_note = gr.Markdown(elem_classes="status-box")
+        onnx_note = gr.Markdown(elem_classes="status-box", elem_id="export-onnx-note")
     inputs = [*controls.variant, scale, nc, controls.design]
+    # Like every other panel: a result made for other settings is cleared, and its note says so. The transfer
+    # check is rewritten by every Export, the ONNX note by every Export ONNX (``stale_on``'s notes).
+    stale_on(inputs, [yaml_box, snippet_box], transfer_box, "Export")
+    stale_on([*controls.variant, controls.design], [onnx_file], onnx_note, "Export ONNX")
     button.click(
         guarded("export", run_export), inputs, [yaml_box, snippet_box], api_name="export", **click_kwargs("export")
     ).then(guarded("transfer", run_transfer), inputs, [transfer_box], api_name="transfer", **click_kwargs("transfer"))

@@ -92,7 +92,7 @@ def _intro(service: DemoService, controls: Controls) -> None:
     pipelines = gr.HTML()
     _cascade(service, controls)
     text = gr.Markdown()
-    weights = gr.Dataframe(label="Spatial weights per channel (◀ your k)")
+    weights = gr.Dataframe(label="Spatial weights per channel (◀ your k)", interactive=False)
     gr.Markdown(DILATION_LEAD)
     dilation = _figure("Which pixels the dilated kernel reads", "dilation")
     _trained(service, controls)

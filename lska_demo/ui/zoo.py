@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -31,7 +32,10 @@ the other models left only their metrics. **Verdict**: a paired t-test on the pe
 on; with one or two seeds it says only what was seen. Δ is mAP50-95 on the held-out test split.
 """
 
-VERDICT_COLUMNS = ["model", "regime", "seeds", "mAP50-95", "control", "Δ mAP50-95", "95 % interval", "p", "verdict"]
+VERDICT_COLUMNS = ["model", "regime", "seeds", "mAP50-95", "control", "Δ", "95 % interval", "p", "verdict"]
+# Pixel widths that add up to what a 1366 px laptop gives the table, so every column shows there; long text wraps
+# inside its cell instead of being cut, and a phone scrolls the table sideways inside its frame.
+VERDICT_WIDTHS = [180, 95, 85, 85, 180, 75, 150, 75, 260]
 
 
 def verdict_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -45,16 +49,19 @@ def verdict_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
             "seeds": ", ".join(map(str, r["seeds"])),
             "mAP50-95": round(r["mAP50-95"], 4),
             "control": r["control"],
-            "Δ mAP50-95": None if r["delta_vs_control"] is None else round(r["delta_vs_control"], 4),
+            "Δ": None if r["delta_vs_control"] is None else round(r["delta_vs_control"], 4),
             "95 % interval": None if ci is None else f"[{ci[0]:+.4f}, {ci[1]:+.4f}]",
-            "p": None if r["delta_p"] is None else round(r["delta_p"], 4),
+            "p": None if r["delta_p"] is None else float(f"{r['delta_p']:.2g}"),
             "verdict": r["verdict"],
         }
 
     return table([shown(r) for r in rows], VERDICT_COLUMNS)
 
 
-def build(service: DemoService, controls: Controls) -> None:
+def build(service: DemoService, controls: Controls) -> Callable[[gr.Tab], None]:
+    """The tab's layout and events; returns what wires the tab's own ``select`` (``ui.app`` calls it with the
+    tab once it is built)."""
+
     @friendly
     def run_zoo(k: int, point: str, block: str, design: str = "lska") -> tuple[Any, ...]:
         rows = service.zoo_table()
@@ -66,20 +73,51 @@ def build(service: DemoService, controls: Controls) -> None:
         verdicts = service.zoo_verdicts()
         return verdict_table(verdicts.rows), verdicts.figure
 
+    @friendly
+    def first_verdicts(shown: bool) -> tuple[Any, Any, bool]:
+        """The verdicts and their chart the first time the tab is opened; later openings keep what is shown."""
+        if shown:
+            return gr.skip(), gr.skip(), True
+        return (*run_verdicts(), True)
+
     gr.Markdown(REGIMES)
     button = gr.Button("Refresh from the manifest, with the verdicts and their chart")
-    pair = gr.Dataframe(label="The two models being compared: the chosen variant and the control of its regime")
+    pair = gr.Dataframe(
+        label="The two models being compared: the chosen variant and the control of its regime", interactive=False
+    )
     note = gr.Markdown()
-    verdicts = gr.Dataframe(label="Verdicts: Δ to the control of the same regime, paired by seed", max_height=420)
-    chart = gr.Image(label="Δ mAP50-95 and its 95 % interval per variant", format="png", show_label=True)
+    verdicts = gr.Dataframe(
+        headers=VERDICT_COLUMNS,
+        label="Verdicts: Δ mAP50-95 to the control of the same regime, paired by seed",
+        max_height=420,
+        wrap=True,
+        column_widths=VERDICT_WIDTHS,
+        interactive=False,
+        elem_id="zoo-verdicts",
+    )
+    chart = gr.Image(
+        label="Δ mAP50-95 and its 95 % interval per variant",
+        format="png",
+        show_label=True,
+        interactive=False,
+        elem_id="zoo-chart",
+    )
     with gr.Accordion("Every model in weights/manifest.json", open=False):
-        every = gr.Dataframe(label="Every model in weights/manifest.json", max_height=420)
+        every = gr.Dataframe(label="Every model in weights/manifest.json", max_height=420, interactive=False)
+    shown = gr.State(False)  # whether this visitor's verdicts were filled (the first opening of the tab)
 
     inputs = [*controls.variant, controls.design]
-    # The verdicts wait for the button: their statistics import SciPy, seconds of CPU no page load should pay.
+    # The verdicts' statistics import SciPy, seconds of CPU no page load should pay: they are filled when the
+    # tab is first opened (``fill_when_selected``), and again on the button.
     button.click(guarded("zoo", run_zoo), inputs, [pair, every, note], api_name="zoo", **click_kwargs("zoo")).then(
         run_verdicts, None, [verdicts, chart], api_visibility="private", **click_kwargs("zoo")
     )
     controls.page.load(run_zoo, inputs, [pair, every, note], api_visibility="private")
     # The pair follows the choice at once (the manifest is cheap to read), so it is never stale.
     gr.on([x.change for x in inputs], run_zoo, inputs, [pair, every, note], api_visibility="private")
+
+    def fill_when_selected(tab: gr.Tab) -> None:
+        outputs = [verdicts, chart, shown]
+        tab.select(guarded("zoo", first_verdicts), shown, outputs, api_visibility="private", **click_kwargs("zoo"))
+
+    return fill_when_selected

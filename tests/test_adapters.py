@@ -188,14 +188,18 @@ def test_adapter_file_round_trip_through_the_zoo_loader(tmp_path: Path) -> None:
 
 def test_adapters_plan_covers_the_grid_and_the_designs() -> None:
     plan = adapters_plan()
-    assert len({item.id for item in plan}) == len(plan) == 37
+    assert len({item.id for item in plan}) == len(plan) == 45
     assert all(item.mode == "adapter" and item.parent == "yolov8n-s0" for item in plan)
-    assert [item.spec.design for item in plan[:4]] == ["pointwise"] * 4
+    first = {(i.spec.k, i.spec.point, i.spec.design, i.seed) for i in plan[:15]}  # the design table comes first
+    designs = ("lska", "lka", "lska_trivial", "lka_trivial")
+    assert first == {(23, "sppf", d, s) for d in designs for s in range(3)} | {
+        (1, "sppf", "pointwise", s) for s in range(3)
+    }
     grid = {(i.spec.k, i.spec.point) for i in plan if i.spec.design == "lska" and i.seed == 0}
     assert len(grid) == 24
-    seeds = {(i.spec.design, i.seed) for i in plan if (i.spec.k, i.spec.point) in ((23, "sppf"), (1, "sppf"))}
-    assert {("lka", s) for s in range(3)} | {("lska", s) for s in range(3)} <= seeds
-    assert {("pointwise", s) for s in range(3)} | {("lska_trivial", 0), ("lka_trivial", 0)} <= seeds
+    sweep_ends = {(i.spec.k, i.seed) for i in plan if i.spec.point == "sppf" and i.spec.k in (7, 53)}
+    assert sweep_ends == {(k, s) for k in (7, 53) for s in range(3)}
+    assert {i.spec.point for i in plan if i.spec.design == "pointwise"} == {"sppf", "residual", "neck", "head"}
     with pytest.raises(ZooError, match="build_adapters"):
         build_zoo(plan[:1])
 

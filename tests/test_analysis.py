@@ -454,16 +454,20 @@ def test_cli_attention(capsys: pytest.CaptureFixture[str], tmp_path: object) -> 
     assert out["cam"]["detections"] == 0 and out["cam"]["note"]
 
 
-def test_gate_effect_is_zero_for_a_fresh_graft_and_positive_once_the_gate_moves(baseline: nn.Module) -> None:
+def test_gate_effect_is_zero_for_an_identity_graft_small_for_a_fresh_one_and_grows_once_the_gate_moves(
+    baseline: nn.Module,
+) -> None:
     from lska_demo.model.yolo import graft
 
     images = [np.random.default_rng(1).integers(0, 256, (96, 128, 3), dtype=np.uint8)]
-    grafted = graft(baseline, VariantSpec(k=23, point="neck")).eval()
-    effects = gate_effect(grafted, images, imgsz=128)
+    identity = graft(baseline, VariantSpec(k=23, point="neck"), gate_scale=0.0).eval()
+    effects = gate_effect(identity, images, imgsz=128)
     assert len(effects) == 4 and all(v == pytest.approx(0.0, abs=1e-12) for v in effects.values())
-    first = lska_layers(grafted)[0][1]
+    grafted = graft(baseline, VariantSpec(k=23, point="neck")).eval()  # near-identity: the kernels can learn
+    assert all(0.0 < v < 0.02 for v in gate_effect(grafted, images, imgsz=128).values())
+    first = lska_layers(identity)[0][1]
     with torch.no_grad():
         first.conv1.bias.fill_(0.5)  # the gate now halves its input: ||0.5x - x|| / ||x|| = 0.5
-    assert gate_effect(grafted, images, imgsz=128)[lska_layers(grafted)[0][0]] == pytest.approx(0.5, rel=1e-6)
+    assert gate_effect(identity, images, imgsz=128)[lska_layers(identity)[0][0]] == pytest.approx(0.5, rel=1e-6)
     with pytest.raises(ValueError, match="LSKA variant"):
         gate_effect(baseline, images)

@@ -268,7 +268,9 @@ def test_a_stop_ends_streams_waiting_on_their_client_and_refuses_new_requests(tm
         await guard(scope, receive, refused_send)
         return streamed, refused
 
-    streamed, refused = asyncio.run(stop_while_streaming())
+    # its own thread: a browser test's Playwright keeps an event loop running in this one
+    with ThreadPoolExecutor(1) as thread:
+        streamed, refused = thread.submit(asyncio.run, stop_while_streaming()).result()
     assert streamed[0]["status"] == 200 and streamed[1]["body"] == b"data: ALIVE\n\n"
     assert streamed[-1]["type"] == "http.response.body" and not streamed[-1].get("more_body", False)
     assert refused[0]["status"] == 503 and b"stopping" in refused[1]["body"]

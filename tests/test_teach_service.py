@@ -84,7 +84,7 @@ def test_teach_gate_picker_offers_every_gate_of_a_point(service: DemoService, po
     assert all(label.startswith("layer ") for label, _ in gates)
     first, last = (service.teach_trained(23, point, "gate", name) for _, name in (gates[0], gates[-1]))
     assert not np.array_equal(first.figure, last.figure)
-    assert first.caption.startswith(f"yolov8n-lska23-{point}-s0, {gates[0][0]}: ")
+    assert first.caption.startswith(f"yolov8n-lska23-{point}-adapter-s0, {gates[0][0]}: ")  # its graft is retired
 
 
 def test_teach_playground_filters_and_ranks_the_chosen_pattern(service: DemoService) -> None:

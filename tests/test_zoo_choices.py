@@ -8,11 +8,12 @@ import torch
 from lska_demo.app.service import ZOO, DemoService, ServiceOptions
 from lska_demo.core.runtime import WEIGHTS_DIR
 from lska_demo.model.kernels import GATES, PAPER_KERNEL_SIZES
-from lska_demo.model.yolo import INSERTION_POINTS
+from lska_demo.model.yolo import INSERTION_POINTS, VariantSpec
 from lska_demo.zoo.manifest import Manifest
 
-# The headline experiment: full fine-tune grafts (control yolov8n-s0) for the k sweep at sppf and k=23 everywhere.
-FULL_GRAFTS = {(k, "sppf") for k in PAPER_KERNEL_SIZES} | {(23, point) for point in INSERTION_POINTS}
+# Full fine-tune grafts (control yolov8n-s0) whose kernels moved; the others were retired, adapters answer there.
+FULL_GRAFTS = {(23, "sppf")}
+RETIRED_GRAFTS = ({(k, "sppf") for k in PAPER_KERNEL_SIZES} | {(23, point) for point in INSERTION_POINTS}) - FULL_GRAFTS
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,15 @@ def test_every_gate_choice_is_trained_and_beside_its_regimes_control(service: De
                 assert _gates(base.model, "pointwise"), "the control carries the 1x1 gate"
             gates = _gates(variant.model, "lska")
             assert gates and all(g.conv1.weight.abs().max() > 0 for g in gates), "trained, not identity"
+
+
+def test_retired_grafts_are_off_the_page_and_say_why() -> None:
+    manifest = Manifest.load(WEIGHTS_DIR)
+    retired = {(e["spec"]["k"], e["spec"]["point"]) for e in manifest.retired if e["regime"] == "finetune"}
+    assert retired == RETIRED_GRAFTS
+    for entry in manifest.retired:
+        assert "random init" in entry["retired"] and entry["file"] is None
+        assert not list(WEIGHTS_DIR.glob(f"{entry['id']}.*")) and manifest.find(VariantSpec(**entry["spec"])) != entry
 
 
 def test_design_choices_are_trained_at_the_comparison_point_and_say_why_elsewhere(service: DemoService) -> None:

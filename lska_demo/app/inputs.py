@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lska_demo.benchmark.images import echo_name
 from lska_demo.core.strict import InputError, echo, strict_bool, strict_choice, strict_float, strict_int
 from lska_demo.model.kernels import PAPER_KERNEL_SIZES
 from lska_demo.model.vocabulary import BLOCK_LABELS, CAM_METHODS, DESIGN_LABELS, POINT_LABELS, SCALE_LABELS, described
@@ -21,7 +22,7 @@ MAX_CLASSES = 10_000
 IMGSZ_RANGE = (64, 1280)
 STRIDE = 32  # YOLOv8's largest stride: input sizes are multiples of it
 
-__all__ = ["MAX_CLASSES", "MAX_ERF_IMAGES", "InputError", "VariantChoice", "echo"]
+__all__ = ["MAX_CLASSES", "MAX_ERF_IMAGES", "InputError", "VariantChoice", "echo", "echo_name"]
 
 
 def check_k(k: Any) -> int:

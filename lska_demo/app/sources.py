@@ -109,12 +109,10 @@ UNTRAINED_RULES: tuple[Callable[[VariantSpec], str | None], ...] = (_not_the_gat
 
 
 def _retired(spec: VariantSpec, manifest: Any) -> str | None:
-    if manifest is None or not any(VariantSpec(**e["spec"]) == spec for e in manifest.retired):
+    entry = None if manifest is None else next((e for e in manifest.retired if VariantSpec(**e["spec"]) == spec), None)
+    if entry is None:
         return None
-    return (
-        f"the zoo's model of {spec.name} was retired because its large kernels never left their random init, "
-        "and it has not been retrained yet"
-    )
+    return f"the zoo's model of {spec.name} was retired ({entry['retired']}) and has not been retrained yet"
 
 
 def untrained_reason(spec: VariantSpec, manifest: Any = None) -> str:
@@ -145,7 +143,31 @@ def trained_status(entry: dict[str, Any], spec: VariantSpec, manifest: Any) -> s
         return f"Trained: zoo model {entry['id']}, the control: the baseline fine-tuned with the grafts' recipe."
     control = zoo_control(regime, spec)
     control_entry = manifest.find(control, seed=entry["seed"], shipped=False, regime=regime)
-    control_name = control_entry["id"] if control_entry else f"{control.name} (not trained)"
+    return _trained_variant(entry, spec, regime, _control_label(control, control_entry)) + _kernel_note(entry)
+
+
+def _control_label(control: VariantSpec, entry: dict[str, Any] | None) -> str:
+    return entry["id"] if entry else f"{control.name} (not trained)"
+
+
+def _kernel_note(entry: dict[str, Any]) -> str:
+    """How far the large kernels moved from their random init, measured on the weights (``zoo.retire``)."""
+    tests, change = entry.get("kernel_tests") or {}, entry.get("kernel_change")
+    if change is None:
+        return ""
+    note = f" Its large kernels moved {change:.2f} from their random init (relative L2)"
+    if tests.get("testable") and tests["told_apart"] < tests["testable"]:
+        return note + (
+            f", but a KS test tells only {tests['told_apart']} of its {tests['testable']} kernels apart from random: "
+            "the rest may still be close to their init."
+        )
+    if tests.get("testable"):
+        return note + f"; all {tests['testable']} can be told apart from random by a KS test."
+    return note + "."
+
+
+def _trained_variant(entry: dict[str, Any], spec: VariantSpec, regime: str, control_name: str) -> str:
+    parent = entry.get("parent")
     if regime == "adapter":
         return (
             f"Trained: zoo model {entry['id']}, an adapter: only its inserted {DESIGN_CHOICES[spec.design]} gates "

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from lska_demo.benchmark.images import echo_name
+from lska_demo.app.inputs import echo_name
 
 VALUE_COMPONENTS: tuple[type[gr.components.Component], ...] = (gr.Slider, gr.Number, gr.Checkbox, gr.Radio, gr.Dropdown)
 """The components whose preprocessing coerces or rejects a value before the app sees it."""

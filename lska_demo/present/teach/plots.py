@@ -198,7 +198,7 @@ def init_measure(view: TrainedKernels) -> str:
     verdict = (
         "told apart from their random init at p < 0.001"
         if view.init_p < 1e-3
-        else "NOT told apart from their random init at p < 0.001: they have not moved measurably"
+        else "NOT told apart from their random init at p < 0.001: their values alone could still be random draws"
     )
     return (
         f"From their init: {moved}a KS test of the depthwise weights against the default inits gives p = "

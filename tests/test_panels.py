@@ -102,6 +102,7 @@ def test_flat_cam_is_text_not_a_picture(service: DemoService, picture: np.ndarra
 def test_attention_without_an_image_uses_a_benchmark_image(service: DemoService) -> None:
     result = service.attention(None, 23, "sppf", "gate", ZOO, "eigen")
     assert "benchmark image" in result.note and result.stages is not None
+    assert show_captions(result.captions)[4].label == "Baseline CAM"  # no gate: the fine-tuned baseline
     if result.baseline_cam is not None:
         assert result.captions["baseline"].startswith("EigenCAM on layer")
 
@@ -135,4 +136,21 @@ def test_cost_tables_are_readable(service: DemoService) -> None:
 def test_layer_labels_follow_the_table() -> None:
     labels = layer_labels(VariantSpec(k=23, point="head"))
     assert labels[16] == "16 LSKA gate (neck P3)" and labels[-1].startswith("25 Detect")
-    assert "C2f with LSKA" in layer_labels(VariantSpec(k=23, point="residual"))[2]
+    assert layer_labels(VariantSpec(k=23, point="residual"))[2] == "2 C2f with LSKA gates (backbone P2)"
+    assert layer_labels(VariantSpec(k=23, point="residual", design="lka"))[2].startswith("2 C2f with LKA gates")
+    assert layer_labels(VariantSpec(k=1, point="neck", design="pointwise"))[13] == "13 1×1 pointwise gate (neck P4)"
+    assert layer_labels(VariantSpec(k=23, point="sppf", design="lska_trivial"))[9].startswith("9 LSKA-trivial gate")
+
+
+def test_an_adapter_pairs_cams_are_named_by_role(service: DemoService, picture: np.ndarray) -> None:
+    """k=7 at the neck is answered by an adapter beside the pointwise gate: the CAMs say "Control", not "Baseline"."""
+    result = service.attention(picture, 7, "neck", "gate", ZOO, "eigen")
+    shown = show_captions(result.captions)
+    assert (shown[4].label, shown[5].label) == ("Control CAM", "LSKA CAM")
+
+
+def test_an_adapter_pairs_erf_titles_name_the_control(service: DemoService) -> None:
+    result = service.erf(None, 7, "neck", "gate", ZOO, n=1)
+    assert result.titles[0].startswith("control yolov8n-pointwise-neck-adapter-s0 · layer")
+    assert result.titles[1].startswith("LSKA k=7 at neck · layer")
+    assert service.erf(None, 23, "sppf", "gate", ZOO, n=1).titles[0].startswith("baseline yolov8n-s0")

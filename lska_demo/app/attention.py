@@ -55,6 +55,8 @@ class AttentionService:
             units = lska_layers(model)
             titles = [stage_title(name, getattr(units[0][1], name, None)) for name, _ in stages]
         captions = {"stages": notes.stage_caption(units)}
+        for role, side in zip(("baseline", "variant"), self.models.readiness(source, choice.spec()), strict=True):
+            captions[f"{role}_label"] = f"{side.role} CAM"  # "Control CAM" beside a pointwise gate, "LKA CAM"...
         cams, overlays = {}, {}
         for i, (role, side) in enumerate((("baseline", base), ("variant", variant))):
             report(progress, 0.35 + 0.3 * i, f"{method} CAM of {side.name}")

@@ -30,6 +30,7 @@ class ErfResult:
     warning: str = ""  # non-empty when a side is untrained: show it first, where it cannot be missed
     caption: str = ""  # what the figure shows and what to conclude, one line
     table: list[dict[str, Any]] = field(default_factory=list)  # the ratios with readable columns
+    titles: tuple[str, ...] = ()  # the figure's two panel titles: each side's role and model
 
 
 @dataclass
@@ -93,9 +94,10 @@ class ErfService:
         with base.use() as b, variant.use() as v:  # always baseline first: one lock order, no deadlock
             comparison = compare_erf(b, v, spec, layer_name, pictures, base.imgsz, progress=step)
         index, rows = comparison.layers, comparison.ratio_rows()
+        roles = [side.role for side in self.models.readiness(source, spec)]  # "Control" for a pointwise gate
         titles = (
-            f"baseline {base.name} · layer {index.baseline}",
-            f"LSKA k={spec.k} at {spec.point} · layer {index.variant}",
+            f"{roles[0].lower()} {base.name} · layer {index.baseline}",
+            f"{roles[1]} k={spec.k} at {spec.point} · layer {index.variant}",
         )
         figure = plots.erf_pair(comparison.baseline, comparison.variant, titles)
         warning = notes.untrained_warning(base, variant, "receptive field")
@@ -108,7 +110,9 @@ class ErfService:
         note = notes.joined(warning, caption, *details)
         pairs = {name: tuple(pair) for name, pair in layers.items()}
         table = explain.ratio_table(rows)
-        return ErfResult(figure, rows, layer_name, pairs, len(pictures), base.imgsz, note, warning, caption, table)
+        return ErfResult(
+            figure, rows, layer_name, pairs, len(pictures), base.imgsz, note, warning, caption, table, titles
+        )
 
     def reach(self, choice: VariantChoice, imgsz: Any, progress: Progress | None) -> ReachResult:
         """For the chosen point, block and design: each paper k's gate (the zoo's trained one where it has one,

@@ -375,12 +375,15 @@ class ModelSources:
                     f"Untrained: {missing}, so {variant_spec.name} is randomly initialised. No detections are shown."
                 )
                 return LoadedModel(build_model(variant_spec), variant_spec.name, False, status, base.imgsz)
-            model = graft(base.model, variant_spec)  # a new model: the cached baseline is only read
+            # a new model (the cached baseline is only read), shown untrained: the exact identity, so its
+            # detections are the baseline's; `train --mode graft` starts near it (gate_scale 1e-3) to learn
+            model = graft(base.model, variant_spec, gate_scale=0.0)
             status = (
                 f"Identity-initialised graft of {base.name}: {DESIGN_CHOICES[spec.design]} k={spec.k} at "
                 f"'{spec.point}' starts as the identity, "
                 "so this model predicts exactly what the baseline predicts until it is fine-tuned "
-                f"(python -m lska_demo train --mode graft --base {base.name} --data your.yaml --k {spec.k} "
+                "(the fine-tune starts from a near-identity graft whose large kernels receive a gradient: "
+                f"python -m lska_demo train --mode graft --base {base.name} --data your.yaml --k {spec.k} "
                 f"--point {spec.point} --design {spec.design})."
             )
             return LoadedModel(model.eval(), f"{variant_spec.name} (graft)", True, status, base.imgsz)

@@ -11,17 +11,21 @@ from typing import Any
 
 from torch import nn
 
+from lska_demo.model.kernels import GATES
 from lska_demo.model.yolo import VariantSpec, variant_yaml
 
 # What each module of a YOLOv8 table does, in a visitor's words.
 MODULE_WORDS: dict[str, str] = {
     "Conv": "Conv",
     "C2f": "C2f",
-    "C2fLSKA": "C2f with LSKA",
     "SPPF": "SPPF pooling",
     "nn.Upsample": "upsample ×2",
     "Concat": "concat",
     "LSKA": "LSKA gate",
+    "LKA": "LKA gate",
+    "LSKATrivial": "LSKA-trivial gate",
+    "LKATrivial": "LKA-trivial gate",
+    "PointwiseGate": "1×1 pointwise gate",
     "LSKABlock": "VAN block with LSKA",
     "Detect": "Detect head",
 }
@@ -52,6 +56,14 @@ def layer_strides(spec: VariantSpec) -> list[int]:
     return strides
 
 
+def _c2f_words(args: list[Any]) -> str:
+    """A C2fLSKA row's bottlenecks in words: its arguments end with the block kind and, for a gate, its design."""
+    block, design = args[5], args[6] if len(args) > 6 else "lska"
+    if block == "van":
+        return "C2f with VAN blocks (LSKA)"
+    return f"C2f with {MODULE_WORDS[GATES[design].__name__]}s"
+
+
 def layer_labels(spec: VariantSpec) -> list[str]:
     """One label per row of the variant's table: index, module in words, part of the network and level."""
     table, _ = variant_yaml(spec)
@@ -59,6 +71,8 @@ def layer_labels(spec: VariantSpec) -> list[str]:
     labels = []
     for i, (row, stride) in enumerate(zip(table["backbone"] + table["head"], layer_strides(spec), strict=True)):
         words = MODULE_WORDS.get(row[2], row[2])
+        if row[2] == "C2fLSKA":
+            words = _c2f_words(row[3])
         if row[2] == "Detect":
             labels.append(f"{i} {words} (P3, P4, P5)")
             continue

@@ -31,9 +31,15 @@ def show_captions(words: dict[str, str] | None) -> tuple[Any, ...]:
         words.get("stages", ""),
         words.get("baseline", ""),
         words.get("variant", ""),
-        gr.Image(visible=not words.get("baseline", "").startswith("No map")),
-        gr.Image(visible=not words.get("variant", "").startswith("No map")),
+        _cam_image(words, "baseline", "Baseline CAM"),
+        _cam_image(words, "variant", "LSKA CAM"),
     )
+
+
+def _cam_image(words: dict[str, str], role: str, default_label: str) -> Any:
+    """A side's CAM picture, named by its role ("Control CAM"); hidden when it has no map."""
+    shown = not words.get(role, "").startswith("No map")
+    return gr.Image(visible=shown, label=words.get(f"{role}_label", default_label))
 
 
 def build(service: DemoService, controls: Controls) -> None:

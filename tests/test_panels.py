@@ -154,3 +154,16 @@ def test_an_adapter_pairs_erf_titles_name_the_control(service: DemoService) -> N
     assert result.titles[0].startswith("control yolov8n-pointwise-neck-adapter-s0 · layer")
     assert result.titles[1].startswith("LSKA k=7 at neck · layer")
     assert service.erf(None, 23, "sppf", "gate", ZOO, n=1).titles[0].startswith("baseline yolov8n-s0")
+
+
+def test_every_event_a_change_triggers_runs_for_the_last_change() -> None:
+    """Gradio gives an event listener the trigger mode of its first trigger: one that starts with the page's load
+    is "once", which drops a change arriving while the listener runs. Choosing k and then a point quickly left the
+    pictures' labels on the old point; every listener a change triggers must run again for the last one."""
+    from lska_demo.ui.app import build_ui
+
+    page = build_ui()
+    dropping = [
+        fn.name for fn in page.fns.values() if "change" in (t[1] for t in fn.targets) and fn.trigger_mode == "once"
+    ]
+    assert not dropping, f"listeners that drop a change while they run: {dropping}"

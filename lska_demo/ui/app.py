@@ -166,6 +166,7 @@ def _wire_status(service: DemoService, controls: Controls, status: gr.HTML) -> N
         [status],
         api_visibility="private",
         queue=False,
+        trigger_mode="always_last",  # the page's load comes first; Gradio then drops changes while one runs
         show_progress="hidden",
     )
 

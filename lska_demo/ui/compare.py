@@ -81,6 +81,7 @@ def _wire_banner(service: DemoService, controls: Controls, banner: gr.HTML, labe
         [banner, *labelled],
         api_visibility="private",
         queue=False,
+        trigger_mode="always_last",  # the page's load comes first; Gradio then drops changes while one runs
         show_progress="hidden",
     )
 
@@ -102,9 +103,9 @@ def build(service: DemoService, controls: Controls) -> None:
             image, k, point, block, source, conf, iou, reporter(progress), design=design
         )
         b, v = result.baseline, result.variant
-        return (
-            b.image,
-            v.image,
+        return (  # the pictures' labels name the models computed, whatever the labels showed before
+            gr.Image(b.image, label=b.caption),
+            gr.Image(v.image, label=v.caption),
             side_markdown(b, result.imgsz, "Baseline"),
             side_markdown(v, result.imgsz, "LSKA"),
             detections_table(b),

@@ -23,7 +23,7 @@ from lska_demo.model.yolo import (
 from lska_demo.train.trainer import Recipe
 from lska_demo.zoo.adapters import adapter_key_set, attach_adapter, frozen_modules, parent_keys, ship_adapter
 from lska_demo.zoo.build import build_zoo
-from lska_demo.zoo.build_adapters import build_adapters
+from lska_demo.zoo.build_adapters import ADAPTER_SCHEDULE, build_adapters
 from lska_demo.zoo.load import load_checkpoint_model, load_entry
 from lska_demo.zoo.manifest import Manifest, ZooError, sha256_of
 from lska_demo.zoo.plan import PlanItem, adapters_plan
@@ -200,6 +200,9 @@ def test_adapters_plan_covers_the_grid_and_the_designs() -> None:
     sweep_ends = {(i.spec.k, i.seed) for i in plan if i.spec.point == "sppf" and i.spec.k in (7, 53)}
     assert sweep_ends == {(k, s) for k in (7, 53) for s in range(3)}
     assert {i.spec.point for i in plan if i.spec.design == "pointwise"} == {"sppf", "residual", "neck", "head"}
+    # one share of the training split per point: every pair and the design table compare equal training
+    assert set(ADAPTER_SCHEDULE) == set(INSERTION_POINTS)
+    assert all(epochs >= 1 and 0 < share <= 1 for epochs, share in ADAPTER_SCHEDULE.values())
     with pytest.raises(ZooError, match="build_adapters"):
         build_zoo(plan[:1])
 
@@ -239,3 +242,21 @@ def test_adapter_training_freezes_the_parent_and_ships_what_it_evaluated(tiny_da
     build_adapters(plan, out, weights, recipe, fraction=1.0, log=logged.append)
     assert all("done already" in line for line in logged)
     assert not (weights / plan[0].id).with_suffix(".safetensors").exists()
+
+
+def test_zoo_only_trains_the_matching_items_in_plan_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from lska_demo.cli.main import main
+    from lska_demo.zoo import build_adapters as adapters_module
+
+    trained: list[str] = []
+
+    def record(plan: list[PlanItem], *args: object, **kwargs: object) -> Manifest:
+        trained.extend(item.id for item in plan)
+        return Manifest()
+
+    monkeypatch.setattr(adapters_module, "build_adapters", record)
+    args = ["zoo", "--plan", "adapters", "--out", str(tmp_path), "--json", "--only"]
+    assert main([*args, "*-neck-*", "*pointwise-sppf-adapter-s2"]) == 0
+    expected = [i.id for i in adapters_plan() if "-neck-" in i.id or i.id == "yolov8n-pointwise-sppf-adapter-s2"]
+    assert trained == expected and len(expected) == 8
+    assert main([*args, "no-such-model"]) == 2  # a message, no training

@@ -8,8 +8,12 @@ printed beside them for context only.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import platform
+import signal
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -507,6 +511,75 @@ def bench_load(users: int = 16, requests: int = 5, flood: int = 20, compares: in
     ]
 
 
+STOP_WAIT_S = 30.0
+"""How long a stop may run before the bench kills the server (and reports this many seconds)."""
+
+
+@contextlib.contextmanager
+def _connected(url: str, what: str) -> Any:
+    """What is connected while the server stops: a browser tab's heartbeat stream (open and answered), or an API
+    client whose /erf request is running."""
+    from gradio_client import Client
+
+    if what == "browser tab":
+        host, port = url.split("//", 1)[1].strip("/").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=STOP_WAIT_S)
+        connection.request("GET", "/gradio_api/heartbeat/bench-stop")
+        if connection.getresponse().status != 200:
+            raise RuntimeError("the heartbeat stream did not open")
+        try:
+            yield
+        finally:
+            connection.close()
+        return
+    client = Client(url, verbose=False)
+    job = client.submit(None, 23, "sppf", "gate", "zoo", 1, "insertion point", api_name="/erf")
+    deadline = time.monotonic() + STOP_WAIT_S
+    while job.status().code.name not in {"IN_QUEUE", "PROCESSING", "PROGRESS", "ITERATING"} and not job.done():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the /erf request never started")
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        client.close()
+
+
+def bench_stop(rounds: int = 3) -> list[Check]:
+    """Seconds from Ctrl-C (with a browser tab open) or SIGTERM (with an API client's request running) until
+    ``python app.py`` has exited, each measured on a freshly started server."""
+    checks = []
+    for stop, what in ((signal.SIGINT, "browser tab"), (signal.SIGTERM, "API client")):
+        seconds, codes = [], set()
+        for _ in range(rounds):
+            server, url, _ = start_app()
+            try:
+                with _connected(url, what):
+                    started = time.monotonic()
+                    server.send_signal(stop)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        server.wait(timeout=STOP_WAIT_S)
+                    seconds.append(time.monotonic() - started)
+                    codes.add(server.returncode)
+            finally:
+                stop_app(server)
+        name = "Ctrl-C" if stop == signal.SIGINT else "SIGTERM"
+        detail = "with a /erf request running" if what == "API client" else "open"
+        checks.append(
+            Check(
+                f"stop: {name} to exit, {what} connected",
+                max(seconds),
+                "s",
+                5.0,
+                f"the slowest of {rounds} stops, each of a fresh server, its {what} {detail}; exit codes "
+                f"{sorted(codes, key=str)} (None: still running after {STOP_WAIT_S:g} s, then killed)",
+                spread=spread_of(seconds),
+                rounds=rounds,
+            )
+        )
+    return checks
+
+
 MEMORY_PROBE = """
 import json, sys, time
 from pathlib import Path
@@ -610,6 +683,7 @@ SECTIONS: dict[str, Callable[[int], list[Check]]] = {
     "ultralytics": bench_versus_ultralytics,
     "load": lambda repeats: bench_load(),
     "memory": lambda repeats: bench_memory(),
+    "stop": lambda repeats: bench_stop(),
 }
 
 

@@ -79,11 +79,15 @@ def _eval(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _zoo(args: argparse.Namespace) -> dict[str, Any]:
+    from fnmatch import fnmatch
+
     from lska_demo.zoo.build import build_zoo
     from lska_demo.zoo.build_adapters import build_adapters
     from lska_demo.zoo.plan import PLANS
 
-    plan = PLANS[args.plan]()
+    plan = [item for item in PLANS[args.plan]() if not args.only or any(fnmatch(item.id, o) for o in args.only)]
+    if not plan:
+        raise ValueError(f"no item of the {args.plan} plan matches --only {' '.join(args.only)}")
     if all(item.mode == "adapter" for item in plan):  # gates trained on the frozen shipped control
         manifest = build_adapters(plan, args.out or Path(args.work_dir) / "adapters", args.weights_dir)
     else:
@@ -153,4 +157,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out", default=None, help="adapters only: their own folder (default WORK_DIR/adapters), copied into weights/"
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="PATTERN",
+        help="train only the plan's items whose id matches a "
+        "shell-style pattern (e.g. '*-neck-*'), in the plan's order",
     )

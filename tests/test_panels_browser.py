@@ -89,6 +89,32 @@ def choose(page: Any, k: int, point: str, variant: str = "") -> None:
         wait_for_text(page, "#pair-status", variant)
 
 
+
+def choose_design(page: Any, label: str) -> None:
+    """Pick a gate design by the start of its label in the "Gate design" list (e.g. "LKA (")."""
+    page.get_by_role("combobox", name="Gate design").click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(label))).click()
+
+
+def test_every_design_at_every_point_is_answered_and_redraws_the_diagram(app_page: Any) -> None:
+    """A design other than LSKA, then neck or head: the status names the design at the new point, the diagram
+    and the Receptive field tab follow the point, and nothing reads "Something went wrong"."""
+    page = app_page
+    open_tab(page, "Compare")
+    for design, words in (("LKA (", "LKA"), ("LSKA-trivial", "LSKA-trivial"), ("LKA-trivial", "LKA-trivial")):
+        choose_design(page, design)
+        for point in ("neck", "head", "residual"):
+            choose(page, 23, point, f"{words} k=23 at {point}")
+            wait_for_text(page, "#diagram", f"where LSKA goes at '{point}'")
+            assert "went wrong" not in page.locator("body").inner_text()
+    open_tab(page, "Receptive field")
+    page.get_by_role("button", name="Compute receptive fields").click()
+    page.locator("#erf-figure img").wait_for()
+    assert "went wrong" not in page.locator("body").inner_text()
+    screenshot(page, "erf-lka-trivial-residual", full_page=True)
+    choose_design(page, "LSKA (")
+
+
 def _cut_cells(page: Any, selector: str) -> list[str]:
     """The cells of a table whose text is cut (wider than the cell), and the header cells lying beyond the
     table's frame on the right (hidden unless scrolled to)."""

@@ -11,7 +11,7 @@ from lska_demo.analysis.detect import detect
 from lska_demo.app import notes
 from lska_demo.app.common import ImageInput, Progress, report
 from lska_demo.app.inputs import VariantChoice, check_fraction, require_image
-from lska_demo.app.sources import ZOO, ModelSources, Readiness
+from lska_demo.app.sources import ZOO, ModelSources, Readiness, gate_name
 from lska_demo.benchmark.domain import PRETRAINED_ADVICE, DomainNote, domain_note
 from lska_demo.benchmark.images import Letterboxed, letterbox, load_image
 from lska_demo.core.cache import LoadedModel
@@ -84,7 +84,7 @@ class CompareService:
     def status(self, choice: VariantChoice, source: str) -> PairStatus:
         """Whether each side of this choice is trained, from the manifest alone (cheap: no model loads)."""
         base, variant = self.models.readiness(source, choice.spec())
-        return PairStatus(base, variant, notes.pair_banner(base.trained, variant.trained))
+        return PairStatus(base, variant, notes.pair_banner(base.trained, variant.trained, gate_name(choice.design)))
 
     def image_domain(self, image: ImageInput) -> DomainNote:
         """Whether the image looks like a benchmark image, and what a visitor should know if it does not."""

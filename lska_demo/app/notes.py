@@ -22,16 +22,17 @@ def joined(*parts: str) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
-def pair_banner(base_trained: bool, variant_trained: bool) -> str:
-    """The warning for a pair whose sides differ in training, or that has no trained side at all."""
+def pair_banner(base_trained: bool, variant_trained: bool, gate: str = "LSKA") -> str:
+    """The warning for a pair whose sides differ in training, or that has no trained side at all; ``gate`` names
+    the variant's design ("LSKA", "LKA", ...)."""
     if base_trained and variant_trained:
         return ""
     if not (base_trained or variant_trained):
         return NEITHER_TRAINED
-    untrained = "LSKA side" if base_trained else "baseline"
+    untrained = f"{gate} side" if base_trained else "baseline"
     return (
         f"Not a fair comparison: the {untrained} is untrained (random weights) while the other side is trained. "
-        "Differences between them come from training, not from LSKA. Pick a choice marked trained on both sides "
+        f"Differences between them come from training, not from {gate}. Pick a choice marked trained on both sides "
         "(the Zoo tab lists them)."
     )
 

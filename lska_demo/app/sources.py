@@ -26,7 +26,7 @@ from lska_demo.app.inputs import check_choice
 from lska_demo.app.online import SourceAvailability, pretrained_availability
 from lska_demo.core.cache import LoadedModel, ModelCache
 from lska_demo.core.runtime import WEIGHTS_DIR
-from lska_demo.model.vocabulary import BLOCK_LABELS, DESIGN_CHOICES
+from lska_demo.model.vocabulary import BLOCK_LABELS, DESIGN_CHOICES, DESIGN_LABELS
 from lska_demo.model.yolo import VariantSpec, build_model, graft, spec_of
 
 ZOO = "zoo"
@@ -58,6 +58,11 @@ class Readiness:
 REGIME_WORDS = {"finetune": "fine-tuned", "adapter": "adapter", "scratch": "from scratch"}
 
 
+def gate_name(design: str) -> str:
+    """A gate design's short name, as the paper writes it: "LSKA", "LKA", "LSKA-trivial", "LKA-trivial"."""
+    return DESIGN_LABELS[design].split(" (", 1)[0]
+
+
 def model_words(spec: VariantSpec) -> str:
     """A model in words: "YOLOv8n", "YOLOv8n + 1×1 pointwise gate at neck", "YOLOv8n + LKA k=23 at sppf"."""
     base = f"YOLOv8{spec.scale}"
@@ -65,7 +70,7 @@ def model_words(spec: VariantSpec) -> str:
         return base
     if spec.design == "pointwise":
         return f"{base} + 1×1 pointwise gate at {spec.point}"
-    gate = "LSKA" if spec.design == "lska" else spec.design.replace("_", "-").upper()  # "LKA", "LSKA-TRIVIAL"
+    gate = gate_name(spec.design)
     block = " (VAN block)" if spec.block == "van" else ""
     return f"{base} + {gate}{block} k={spec.k} at {spec.point}"
 
@@ -76,7 +81,7 @@ def side_role(spec: VariantSpec) -> str:
         return "Baseline"
     if spec.design == "pointwise":
         return "Control"
-    return "LSKA" if spec.design == "lska" else spec.design.replace("_", "-").upper()
+    return gate_name(spec.design)
 
 
 def zoo_caption(spec: VariantSpec, regime: str | None) -> str:
@@ -239,7 +244,8 @@ class ModelSources:
                 role, caption = side_role(wanted), zoo_caption(wanted, regime if entry else None)
                 if entry is None:
                     reason = untrained_reason(wanted, manifest)
-                    return Readiness(False, f"Untrained: {reason}, so this is {UNTRAINED_EFFECT}.", role, caption)
+                    text = f"Untrained: {model_words(wanted)}: {reason}, so this is {UNTRAINED_EFFECT}."
+                    return Readiness(False, text, role, caption)
                 return Readiness(True, trained_status(entry, wanted, manifest), role, caption)
 
             return side(control, manifest.find(control, regime=regime)), side(spec, manifest.find(spec, regime=regime))

@@ -103,9 +103,9 @@ def build(service: DemoService, controls: Controls) -> None:
             image, k, point, block, source, conf, iou, reporter(progress), design=design
         )
         b, v = result.baseline, result.variant
-        return (  # the pictures' labels name the models computed, whatever the labels showed before
-            gr.Image(b.image, label=b.caption),
-            gr.Image(v.image, label=v.caption),
+        return (
+            b.image,
+            v.image,
             side_markdown(b, result.imgsz, "Baseline"),
             side_markdown(v, result.imgsz, "LSKA"),
             detections_table(b),

@@ -89,7 +89,6 @@ def choose(page: Any, k: int, point: str, variant: str = "") -> None:
         wait_for_text(page, "#pair-status", variant)
 
 
-
 def choose_design(page: Any, label: str) -> None:
     """Pick a gate design by the start of its label in the "Gate design" list (e.g. "LKA (")."""
     page.get_by_role("combobox", name="Gate design").click()

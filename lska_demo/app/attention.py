@@ -55,7 +55,8 @@ class AttentionService:
             units = lska_layers(model)
             titles = [stage_title(name, getattr(units[0][1], name, None)) for name, _ in stages]
         captions = {"stages": notes.stage_caption(units)}
-        for role, side in zip(("baseline", "variant"), self.models.readiness(source, choice.spec()), strict=True):
+        readiness = self.models.readiness(source, choice.spec())
+        for role, side in zip(("baseline", "variant"), readiness, strict=True):
             captions[f"{role}_label"] = f"{side.role} CAM"  # "Control CAM" beside a pointwise gate, "LKA CAM"...
         cams, overlays = {}, {}
         for i, (role, side) in enumerate((("baseline", base), ("variant", variant))):
@@ -66,7 +67,7 @@ class AttentionService:
             captions[role] = notes.cam_caption(cam)
             cams[role] = {"model": side.name, "method": cam.method, "layer": cam.layer, "note": cam.note}
             cams[role]["flat_reason"] = cam.flat_reason
-        warning = notes.untrained_warning(base, variant, "attention")
+        warning = notes.untrained_warning(base, variant, "attention", (readiness[0].role, readiness[1].role))
         identity_graft = variant.trained and source != ZOO
         return AttentionResult(
             plots.stage_maps_figure(stages, picture, titles),

@@ -100,8 +100,8 @@ class ErfService:
             f"{roles[1]} k={spec.k} at {spec.point} · layer {index.variant}",
         )
         figure = plots.erf_pair(comparison.baseline, comparison.variant, titles)
-        warning = notes.untrained_warning(base, variant, "receptive field")
-        caption = explain.erf_caption(rows)
+        warning = notes.untrained_warning(base, variant, "receptive field", (roles[0], roles[1]))
+        caption = explain.erf_caption(rows, (f"the {roles[0].lower()}", roles[1]))
         details = notes.erf_details(
             len(images[:n]) if images else 0, upload is not None, len(pictures), base.imgsz, layer_name
         )
@@ -109,7 +109,7 @@ class ErfService:
             details.append(explain.why_alike(spec, index.variant, base.imgsz))
         note = notes.joined(warning, caption, *details)
         pairs = {name: tuple(pair) for name, pair in layers.items()}
-        table = explain.ratio_table(rows)
+        table = explain.ratio_table(rows, (roles[0].lower(), roles[1]))
         return ErfResult(
             figure, rows, layer_name, pairs, len(pictures), base.imgsz, note, warning, caption, table, titles
         )

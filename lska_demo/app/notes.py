@@ -37,11 +37,13 @@ def pair_banner(base_trained: bool, variant_trained: bool, gate: str = "LSKA") -
     )
 
 
-def untrained_warning(base: LoadedModel, variant: LoadedModel, what: str) -> str:
-    """The warning to show first when a side of ``what`` (receptive field, attention) has random weights."""
-    return explain.untrained_warning(
-        {"baseline": (base.name, base.trained), "LSKA": (variant.name, variant.trained)}, what
-    )
+def untrained_warning(
+    base: LoadedModel, variant: LoadedModel, what: str, roles: tuple[str, str] = ("Baseline", "LSKA")
+) -> str:
+    """The warning to show first when a side of ``what`` (receptive field, attention) has random weights;
+    ``roles``: the sides as the status names them ("Control", "LKA"...)."""
+    sides = {roles[0].lower(): (base.name, base.trained), roles[1]: (variant.name, variant.trained)}
+    return explain.untrained_warning(sides, what, gate=roles[1])
 
 
 # --- compare ------------------------------------------------------------------------------------------------

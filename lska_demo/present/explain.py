@@ -19,14 +19,15 @@ def _percent(value: float) -> str:
     return f"{100 * value:.2g} %" if value < 0.1 else f"{100 * value:.0f} %"
 
 
-def untrained_warning(sides: dict[str, tuple[str, bool]], what: str) -> str:
-    """A warning (Markdown blockquote) when a side is untrained, else "". ``sides``: role -> (name, trained)."""
+def untrained_warning(sides: dict[str, tuple[str, bool]], what: str, gate: str = "LSKA") -> str:
+    """A warning (Markdown blockquote) when a side is untrained, else "". ``sides``: role -> (name, trained);
+    ``gate``: the design the pair tests ("LSKA", "LKA", ...)."""
     untrained = [f"{role} ({name})" for role, (name, trained) in sides.items() if not trained]
     if not untrained:
         return ""
     return (
         f"> ⚠️ **Untrained network: {' and '.join(untrained)}.** Its weights are random, so its {what} shows only "
-        "the wiring, not what a trained network does; set beside a trained one it says **nothing about LSKA**. "
+        f"the wiring, not what a trained network does; set beside a trained one it says **nothing about {gate}**. "
         "Choose a k and insertion point whose zoo models are trained to compare like with like."
     )
 
@@ -74,8 +75,9 @@ def why_alike(spec: VariantSpec, layer: int, imgsz: int) -> str:
     )
 
 
-def erf_caption(rows: list[dict[str, Any]]) -> str:
-    """What the ERF figure shows and what to conclude from its 50 % area ratios."""
+def erf_caption(rows: list[dict[str, Any]], names: tuple[str, str] = ("the baseline", "LSKA")) -> str:
+    """What the ERF figure shows and what to conclude from its 50 % area ratios; ``names``: the two sides in words
+    ("the control", "LKA"...)."""
     half = next((r for r in rows if r["threshold"] == 0.5), None)
     shows = (
         "**What this shows:** how strongly each input pixel moves the centre cell of the chosen layer (bright = "
@@ -87,22 +89,23 @@ def erf_caption(rows: list[dict[str, Any]]) -> str:
     if ratios_alike([half]):
         verdict = "both fields are about the same size"
     else:
-        verdict = f"{'LSKA' if b > a else 'the baseline'} has the wider field"
-    where = f"half the influence lies within {_percent(a)} of the image for the baseline, {_percent(b)} for LSKA"
+        verdict = f"{names[1] if b > a else names[0]} has the wider field"
+    where = f"half the influence lies within {_percent(a)} of the image for {names[0]}, {_percent(b)} for {names[1]}"
     return f"{shows} **What to conclude:** {verdict}: {where}."
 
 
 ERF_RATIO_COLUMNS = {"threshold": "share of the gradient", "baseline": "baseline: area", "variant": "LSKA: area"}
 
 
-def ratio_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The area ratios with readable columns: a share of the gradient, and each side's area as % of the image."""
+def ratio_table(rows: list[dict[str, Any]], names: tuple[str, str] = ("baseline", "LSKA")) -> list[dict[str, Any]]:
+    """The area ratios with readable columns: a share of the gradient, and each side's area as % of the image
+    (``names``: the sides' column names, e.g. "control", "LKA")."""
     return [
         {
             ERF_RATIO_COLUMNS["threshold"]: f"{100 * row['threshold']:g} %",
             **{
-                ERF_RATIO_COLUMNS[role]: "no square reaches it" if row[role] is None else f"{100 * row[role]:.2f} %"
-                for role in ("baseline", "variant")
+                f"{name}: area": "no square reaches it" if row[role] is None else f"{100 * row[role]:.2f} %"
+                for role, name in zip(("baseline", "variant"), names, strict=True)
             },
         }
         for row in rows

@@ -23,7 +23,7 @@ from lska_demo.model.yolo import (
 from lska_demo.train.trainer import Recipe
 from lska_demo.zoo.adapters import adapter_key_set, attach_adapter, frozen_modules, parent_keys, ship_adapter
 from lska_demo.zoo.build import build_zoo
-from lska_demo.zoo.build_adapters import ADAPTER_SCHEDULE, build_adapters
+from lska_demo.zoo.build_adapters import ADAPTER_FRACTION, ADAPTER_RECIPE, build_adapters
 from lska_demo.zoo.load import load_checkpoint_model, load_entry
 from lska_demo.zoo.manifest import Manifest, ZooError, sha256_of
 from lska_demo.zoo.plan import PlanItem, adapters_plan
@@ -200,9 +200,6 @@ def test_adapters_plan_covers_the_grid_and_the_designs() -> None:
     sweep_ends = {(i.spec.k, i.seed) for i in plan if i.spec.point == "sppf" and i.spec.k in (7, 53)}
     assert sweep_ends == {(k, s) for k in (7, 53) for s in range(3)}
     assert {i.spec.point for i in plan if i.spec.design == "pointwise"} == {"sppf", "residual", "neck", "head"}
-    # one share of the training split per point: every pair and the design table compare equal training
-    assert set(ADAPTER_SCHEDULE) == set(INSERTION_POINTS)
-    assert all(epochs >= 1 and 0 < share <= 1 for epochs, share in ADAPTER_SCHEDULE.values())
     with pytest.raises(ZooError, match="build_adapters"):
         build_zoo(plan[:1])
 
@@ -250,8 +247,11 @@ def test_zoo_only_trains_the_matching_items_in_plan_order(monkeypatch: pytest.Mo
 
     trained: list[str] = []
 
+    recipes: list[tuple[object, ...]] = []
+
     def record(plan: list[PlanItem], *args: object, **kwargs: object) -> Manifest:
         trained.extend(item.id for item in plan)
+        recipes.append(args[2:4])  # after the output and weights folders: the recipe and the fraction
         return Manifest()
 
     monkeypatch.setattr(adapters_module, "build_adapters", record)
@@ -259,4 +259,7 @@ def test_zoo_only_trains_the_matching_items_in_plan_order(monkeypatch: pytest.Mo
     assert main([*args, "*-neck-*", "*pointwise-sppf-adapter-s2"]) == 0
     expected = [i.id for i in adapters_plan() if "-neck-" in i.id or i.id == "yolov8n-pointwise-sppf-adapter-s2"]
     assert trained == expected and len(expected) == 8
+    assert recipes == [(ADAPTER_RECIPE, ADAPTER_FRACTION)]  # the regime's own recipe unless told otherwise
+    assert main([*args, "*-neck-*", "--epochs", "2", "--fraction", "1"]) == 0  # a trial of a longer recipe
+    assert recipes[-1][0].epochs == 2 and recipes[-1][1] == 1.0
     assert main([*args, "no-such-model"]) == 2  # a message, no training

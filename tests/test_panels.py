@@ -156,7 +156,6 @@ def test_an_adapter_pairs_erf_titles_name_the_control(service: DemoService) -> N
     assert service.erf(None, 23, "sppf", "gate", ZOO, n=1).titles[0].startswith("baseline yolov8n-s0")
 
 
-
 def test_every_word_of_the_erf_names_the_design_shown(service: DemoService) -> None:
     """LKA-trivial at residual: the warning, the caption and the table speak of LKA-trivial, never of LSKA."""
     result = service.erf(None, 23, "residual", "gate", ZOO, n=1, design="lka_trivial")
@@ -166,6 +165,7 @@ def test_every_word_of_the_erf_names_the_design_shown(service: DemoService) -> N
     assert "LSKA" not in result.warning + result.caption
     adapter = service.erf(None, 7, "neck", "gate", ZOO, n=1)
     assert list(adapter.table[0])[1:] == ["control: area", "LSKA: area"] and "for the control" in adapter.caption
+
 
 def test_every_event_a_change_triggers_runs_for_the_last_change() -> None:
     """Gradio gives an event listener the trigger mode of its first trigger: one that starts with the page's load

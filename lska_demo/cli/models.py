@@ -89,7 +89,13 @@ def _zoo(args: argparse.Namespace) -> dict[str, Any]:
     if not plan:
         raise ValueError(f"no item of the {args.plan} plan matches --only {' '.join(args.only)}")
     if all(item.mode == "adapter" for item in plan):  # gates trained on the frozen shipped control
-        manifest = build_adapters(plan, args.out or Path(args.work_dir) / "adapters", args.weights_dir)
+        from dataclasses import replace
+
+        from lska_demo.zoo.build_adapters import ADAPTER_FRACTION, ADAPTER_RECIPE
+
+        recipe = replace(ADAPTER_RECIPE, epochs=args.epochs or ADAPTER_RECIPE.epochs)
+        out = args.out or Path(args.work_dir) / "adapters"
+        manifest = build_adapters(plan, out, args.weights_dir, recipe, args.fraction or ADAPTER_FRACTION)
     else:
         manifest = build_zoo(plan, weights_dir=args.weights_dir, work_dir=args.work_dir)
     return {"models": [{"id": m["id"], **m["metrics"]} for m in manifest.models]}
@@ -163,6 +169,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=None,
         metavar="PATTERN",
-        help="train only the plan's items whose id matches a "
-        "shell-style pattern (e.g. '*-neck-*'), in the plan's order",
+        help="train only the plan's items whose id matches a shell-style pattern (e.g. '*-neck-*'), in plan order",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="adapters only: epochs instead of the regime's one")
+    p.add_argument(
+        "--fraction", type=float, default=None, help="adapters only: share of the training split per epoch (0.25)"
     )

@@ -129,6 +129,18 @@ def _cut_cells(page: Any, selector: str) -> list[str]:
     )
 
 
+def load_example(page: Any) -> None:
+    """Click the first benchmark example and wait until the input holds it: Compare pressed before a different
+    example arrives runs on the picture shown before, and the example's arrival then clears those results."""
+    example = page.locator("#examples-benchmark button img").first
+    name = example.get_attribute("src").rsplit("/", 1)[-1]
+    example.click()  # a server-side example: no upload to settle
+    page.wait_for_function(
+        "name => { const i = document.querySelector('#input-image img'); return !!i && i.src.endsWith('/' + name); }",
+        arg=name,
+    )
+
+
 def test_an_adapter_pair_is_named_as_the_models_shown(app_page: Any) -> None:
     """k=7 at the neck is answered by an adapter: the note, the captions and the cost name the pointwise control."""
     page = app_page
@@ -136,8 +148,7 @@ def test_an_adapter_pair_is_named_as_the_models_shown(app_page: Any) -> None:
     choose(page, 7, "neck", "yolov8n-lska7-neck-adapter-s0")
     wait_for_text(page, "#baseline-out", "Control: YOLOv8n + 1×1 pointwise gate at neck (adapter)")
     wait_for_text(page, "#variant-out", "YOLOv8n + LSKA k=7 at neck (adapter)")
-    page.locator("#examples-benchmark button").first.click()  # a server-side example: no upload to settle
-    page.locator("#input-image img").wait_for()
+    load_example(page)
     page.locator(PRIMARY_BUTTON).click()
     wait_for_text(page, "#cost-brief", "pointwise gate at neck")
     note = page.locator("#compare-note").inner_text()

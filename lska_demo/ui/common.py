@@ -71,20 +71,23 @@ def stale_on(triggers: Sequence[Any], results: Sequence[Any], note: Any, action:
     initial = json.dumps([getattr(result, "value", None) for result in results], default=str)
     # A control can report the same value twice (an upload reports its file again once it reaches the server,
     # late under load); clearing then would wipe a result computed since. So the browser remembers, per tab, the
-    # settings it last saw, and clears only when they really differ (an image counts by its name and size).
-    js = f"""(note, ...rest) => {{
-        const results = rest.slice(0, {len(results)});
-        const values = rest.slice({len(results)}).map(v => v && typeof v === "object" ? [v.orig_name, v.size] : v);
+    # settings it last saw, and clears only when they really differ. An image counts by its server path, which
+    # Gradio names by the file's content: an example equal to the uploaded picture changes nothing, though it
+    # arrives without a size.
+    js = f"""(note, ...settings) => {{
+        const values = settings.map(v => v && typeof v === "object" ? v.path ?? [v.orig_name, v.size] : v);
         const key = JSON.stringify(values);
         const seen = (window.lskaStaleSeen = window.lskaStaleSeen || {{}});
-        if (seen[{json.dumps(action)}] === key) return [...results, note];
+        // Unchanged: return nothing, so that nothing is written. Echoing the values read at the start would
+        // write them back over a result that arrived in between.
+        if (seen[{json.dumps(action)}] === key) return undefined;
         seen[{json.dumps(action)}] = key;
         return [...{initial}, note ? {json.dumps(message)} : ""];
     }}"""
     gr.on(
         [trigger.change for trigger in triggers],
         None,
-        [note, *results, *triggers],
+        [note, *triggers],
         [*results, note],
         js=js,
         api_visibility="private",

@@ -20,7 +20,14 @@ from lska_demo.model.yolo import (
     kernel_change,
     large_kernels,
 )
-from lska_demo.train.trainer import Recipe
+from lska_demo.train.trainer import (
+    KERNEL_ADAM_EPS,
+    KERNEL_LR_SCALE,
+    LSKADetectionTrainer,
+    Recipe,
+    graft_init,
+    with_kernel_lr_scale,
+)
 from lska_demo.zoo.adapters import adapter_key_set, attach_adapter, frozen_modules, parent_keys, ship_adapter
 from lska_demo.zoo.build import build_zoo
 from lska_demo.zoo.build_adapters import ADAPTER_FRACTION, ADAPTER_RECIPE, build_adapters
@@ -224,6 +231,7 @@ def test_adapter_training_freezes_the_parent_and_ships_what_it_evaluated(tiny_da
         entry = manifest.entry(item.id)
         assert entry["frozen_max_change"] == 0.0 and entry["regime"] == entry["format"] == "adapter"
         assert entry["parent"] == "parent" and entry["data_hash"] == benchmark["data_hash"]
+        assert entry["init"] == graft_init(KERNEL_LR_SCALE)  # the scale the run used, recorded
         assert sha256_of(out / entry["file"]) == entry["sha256"] and set(entry["metrics"]) == {"mAP50", "mAP50-95"}
         tensors = load_file(out / entry["file"])
         assert sorted(tensors) == adapter_keys(item.spec)
@@ -241,6 +249,20 @@ def test_adapter_training_freezes_the_parent_and_ships_what_it_evaluated(tiny_da
     assert not (weights / plan[0].id).with_suffix(".safetensors").exists()
 
 
+@pytest.mark.parametrize("scale", [KERNEL_LR_SCALE, 10.0])
+def test_the_large_kernels_train_in_their_own_group_at_the_scaled_learning_rate(scale: float) -> None:
+    model = build_model(VariantSpec(k=23, point="residual", nc=4))
+    trainer = object.__new__(with_kernel_lr_scale(LSKADetectionTrainer, scale))  # only build_optimizer is called
+    optimizer = trainer.build_optimizer(model, name="AdamW", lr=5e-4, momentum=0.9, decay=5e-4)
+    groups = {group["param_group"]: group for group in optimizer.param_groups}
+    kernels = {id(w) for w in large_kernels(model).values()}
+    assert {id(p) for p in groups["kernels"]["params"]} == kernels and len(kernels) == 24  # 6 bottlenecks x 4 kernels
+    assert all(id(p) not in kernels for name, g in groups.items() if name != "kernels" for p in g["params"])
+    assert groups["kernels"]["lr"] == pytest.approx(5e-4 * scale) and groups["weight"]["lr"] == 5e-4
+    assert groups["kernels"]["eps"] == KERNEL_ADAM_EPS
+    assert with_kernel_lr_scale(LSKADetectionTrainer, KERNEL_LR_SCALE) is LSKADetectionTrainer
+
+
 def test_zoo_only_trains_the_matching_items_in_plan_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from lska_demo.cli.main import main
     from lska_demo.zoo import build_adapters as adapters_module
@@ -251,7 +273,7 @@ def test_zoo_only_trains_the_matching_items_in_plan_order(monkeypatch: pytest.Mo
 
     def record(plan: list[PlanItem], *args: object, **kwargs: object) -> Manifest:
         trained.extend(item.id for item in plan)
-        recipes.append(args[2:4])  # after the output and weights folders: the recipe and the fraction
+        recipes.append(args[2:5])  # after the output and weights folders: recipe, fraction, kernel lr scale
         return Manifest()
 
     monkeypatch.setattr(adapters_module, "build_adapters", record)
@@ -259,7 +281,7 @@ def test_zoo_only_trains_the_matching_items_in_plan_order(monkeypatch: pytest.Mo
     assert main([*args, "*-neck-*", "*pointwise-sppf-adapter-s2"]) == 0
     expected = [i.id for i in adapters_plan() if "-neck-" in i.id or i.id == "yolov8n-pointwise-sppf-adapter-s2"]
     assert trained == expected and len(expected) == 8
-    assert recipes == [(ADAPTER_RECIPE, ADAPTER_FRACTION)]  # the regime's own recipe unless told otherwise
-    assert main([*args, "*-neck-*", "--epochs", "2", "--fraction", "1"]) == 0  # a trial of a longer recipe
-    assert recipes[-1][0].epochs == 2 and recipes[-1][1] == 1.0
+    assert recipes == [(ADAPTER_RECIPE, ADAPTER_FRACTION, KERNEL_LR_SCALE)]  # the regime's own unless told otherwise
+    assert main([*args, "*-neck-*", "--epochs", "2", "--fraction", "1", "--kernel-lr-scale", "10"]) == 0  # a trial
+    assert recipes[-1][0].epochs == 2 and recipes[-1][1:] == (1.0, 10.0)
     assert main([*args, "no-such-model"]) == 2  # a message, no training

@@ -7,7 +7,14 @@ import statistics
 import numpy as np
 import pytest
 
-from lska_demo.core.stats import compare_paired, paired_differences, paired_verdict, t_interval
+from lska_demo.core.stats import (
+    compare_paired,
+    init_p_value,
+    init_test_power,
+    paired_differences,
+    paired_verdict,
+    t_interval,
+)
 from lska_demo.zoo.report import compare_to_control
 
 # The control's spread over seeds (0.0166) is far larger than the spread of the paired differences.
@@ -84,3 +91,21 @@ def test_delta_figure_draws_intervals_and_single_seeds() -> None:
 
 def test_two_tied_seeds_are_called_identical_not_mixed() -> None:
     assert paired_verdict([0.0, 0.0], None) == "identical on both seeds, too few seeds to tell"
+
+
+def test_the_init_test_tells_untouched_inits_from_trained_kernels() -> None:
+    rng = np.random.default_rng(1)
+    fan = 5
+    bound = 1 / np.sqrt(fan)
+    assert init_p_value(rng.uniform(-bound, bound, (256, 1, 1, fan))) > 1e-3  # PyTorch's default init
+    assert init_p_value(rng.normal(0, np.sqrt(2 / fan), (256, 1, fan, 1))) > 1e-3  # VAN's init
+    assert init_p_value(rng.normal(0, 3 * bound, (256, 1, 1, fan))) < 1e-12  # grown five-fold, Gaussian
+
+
+def test_the_init_test_has_no_power_on_a_small_kernel_that_drifted_without_structure() -> None:
+    """Why the residual gates' 16- and 32-channel kernels stay "not told apart" after training: a kernel that
+    grew by half looks random to the test below 64 channels, and near VAN's spread at any size."""
+    assert init_test_power(16, 5, growth=1.5) < 0.05 and init_test_power(32, 5, growth=1.5) < 0.2
+    assert init_test_power(64, 5, growth=1.5) > 0.9 and init_test_power(256, 5, growth=1.5) > 0.99
+    assert max(init_test_power(c, 5, growth=2.45) for c in (16, 64, 256)) < 0.05  # VAN's N(0, sqrt(2/fan))
+    assert init_test_power(16, 5, growth=8.0) > 0.95  # only a several-fold growth shows on 80 values

@@ -220,6 +220,22 @@ def test_every_shipped_gate_trained_its_large_kernels(entry: dict) -> None:
         assert told_apart == len(p_values), {k: f"{p:.2g}" for k, p in p_values.items() if p >= 1e-3}
 
 
+@pytest.mark.parametrize("entry", _shipped_gate_entries(), ids=lambda e: e["id"])
+def test_the_page_says_how_far_each_shipped_gate_can_be_told_from_random(entry: dict) -> None:
+    """A visitor reads the KS count of the model shown: all, only part, or (3-tap kernels) not judged at all."""
+    from lska_demo.app.sources import trained_status
+
+    text = trained_status(entry, VariantSpec(**entry["spec"]), Manifest.load(WEIGHTS_DIR))
+    tests = entry["kernel_tests"]
+    assert f"moved {entry['kernel_change']:.2f} from their random init" in text
+    if not tests["testable"]:
+        assert "nothing shows that they learned structure" in text
+    elif tests["told_apart"] < tests["testable"]:
+        assert f"only {tests['told_apart']} of its {tests['testable']} kernels apart from random" in text
+    else:
+        assert f"all {tests['testable']} can be told apart from random" in text
+
+
 @pytest.mark.parametrize("point", list(INSERTION_POINTS))
 def test_a_graft_of_the_shipped_control_starts_within_a_fraction_of_a_percent(point: str) -> None:
     """The README's "within about 0.1 %": the largest output difference to the parent, over its output's range."""

@@ -26,6 +26,7 @@ from lska_demo.app.inputs import check_choice
 from lska_demo.app.online import SourceAvailability, pretrained_availability
 from lska_demo.core.cache import LoadedModel, ModelCache
 from lska_demo.core.runtime import WEIGHTS_DIR
+from lska_demo.core.stats import MIN_TAPS_FOR_INIT_TEST
 from lska_demo.model.vocabulary import BLOCK_LABELS, DESIGN_CHOICES, DESIGN_LABELS
 from lska_demo.model.yolo import VariantSpec, build_model, graft, spec_of
 
@@ -168,7 +169,10 @@ def _kernel_note(entry: dict[str, Any]) -> str:
         )
     if tests.get("testable"):
         return note + f"; all {tests['testable']} can be told apart from random by a KS test."
-    return note + "."
+    return note + (
+        f", but its kernels have under {MIN_TAPS_FOR_INIT_TEST} taps, which the zoo's KS test does not judge (on so "
+        "few taps it cannot tell a short training from a random init): nothing shows that they learned structure."
+    )
 
 
 def _trained_variant(entry: dict[str, Any], spec: VariantSpec, regime: str, control_name: str) -> str:

@@ -91,11 +91,13 @@ def _zoo(args: argparse.Namespace) -> dict[str, Any]:
     if all(item.mode == "adapter" for item in plan):  # gates trained on the frozen shipped control
         from dataclasses import replace
 
+        from lska_demo.train.trainer import KERNEL_LR_SCALE
         from lska_demo.zoo.build_adapters import ADAPTER_FRACTION, ADAPTER_RECIPE
 
         recipe = replace(ADAPTER_RECIPE, epochs=args.epochs or ADAPTER_RECIPE.epochs)
         out = args.out or Path(args.work_dir) / "adapters"
-        manifest = build_adapters(plan, out, args.weights_dir, recipe, args.fraction or ADAPTER_FRACTION)
+        scale = args.kernel_lr_scale or KERNEL_LR_SCALE
+        manifest = build_adapters(plan, out, args.weights_dir, recipe, args.fraction or ADAPTER_FRACTION, scale)
     else:
         manifest = build_zoo(plan, weights_dir=args.weights_dir, work_dir=args.work_dir)
     return {"models": [{"id": m["id"], **m["metrics"]} for m in manifest.models]}
@@ -174,4 +176,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None, help="adapters only: epochs instead of the regime's one")
     p.add_argument(
         "--fraction", type=float, default=None, help="adapters only: share of the training split per epoch (0.25)"
+    )
+    p.add_argument(
+        "--kernel-lr-scale",
+        type=float,
+        default=None,
+        help="adapters only: the large kernels' learning rate as a multiple of the run's (the trainer's default)",
     )

@@ -35,11 +35,11 @@ KERNEL_LR_SCALE = 100.0
 KERNEL_ADAM_EPS = 1e-12
 
 
-def graft_init() -> dict[str, Any]:
+def graft_init(kernel_lr_scale: float = KERNEL_LR_SCALE) -> dict[str, Any]:
     """How ``graft`` initialises what it inserts and how the trainer treats its kernels (for the manifest)."""
     return {
         "gate_1x1": f"N(0, {GRAFT_GATE_SCALE:g}^2), bias 1",
-        "kernel_lr_scale": KERNEL_LR_SCALE,
+        "kernel_lr_scale": kernel_lr_scale,
         "kernel_adam_eps": KERNEL_ADAM_EPS,
     }
 
@@ -73,6 +73,14 @@ class LSKADetectionTrainer(DetectionTrainer):
             settings["eps"] = KERNEL_ADAM_EPS
         optimizer.add_param_group({"params": moved, **settings})
         return optimizer
+
+
+def with_kernel_lr_scale(trainer: type[LSKADetectionTrainer], scale: float) -> type[LSKADetectionTrainer]:
+    """``trainer`` with its large kernels at ``scale`` times the learning rate (a trial of another scale).
+    Single-process only: DDP workers re-import the trainer by name and would get the class's own scale."""
+    if scale == trainer.kernel_lr_scale:
+        return trainer
+    return type(trainer.__name__, (trainer,), {"kernel_lr_scale": scale})
 
 
 @dataclass(frozen=True)

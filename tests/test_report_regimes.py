@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import pytest
+
 from lska_demo.model.yolo import VariantSpec
 from lska_demo.zoo.manifest import Manifest
 from lska_demo.zoo.report import design_markdown, design_rows, verdict_rows
+from lska_demo.zoo.shuffle import shuffle_summary
 
 POINTWISE = {0: 0.600, 1: 0.610, 2: 0.590}
 
@@ -56,3 +59,24 @@ def test_design_rows_put_the_designs_side_by_side() -> None:
     assert [r["design"] for r in designs] == ["pointwise", "lka", "lska"]
     text = "\n".join(design_markdown(designs))
     assert "| LKA" in text and "| LSKA" in text and "Pointwise control" in text and "k=23 at `sppf`" in text
+
+
+def test_the_shuffle_column_pairs_the_trained_kernels_with_their_shuffles_by_seed() -> None:
+    manifest = _manifest()
+    for entry in manifest.models:
+        if entry["spec"]["design"] in ("lska", "lka"):
+            entry["kernel_change"] = 0.5
+        if entry["spec"]["design"] == "lska" and entry["regime"] == "adapter":  # beats its shuffles by 0.0010-0.0012
+            trained = entry["metrics"]["mAP50-95"]
+            entry["kernel_shuffle"] = shuffle_summary(
+                trained, [trained - 0.001 - 0.0002 * entry["seed"], trained - 0.001]
+            )
+    rows = verdict_rows(manifest)
+    for r in rows:
+        r |= {"params": 1000, "gflops": 1.0, "latency_ms": 2.0, "latency_ratio": 1.0}
+    lska = next(r for r in rows if r["regime"] == "adapter" and r["design"] == "lska")
+    assert lska["kernels_shuffled"]["drop"] == pytest.approx(0.0011) and lska["kernels_shuffled"]["seeds"] == 3
+    text = "\n".join(design_markdown(design_rows(rows)))
+    assert "| +0.0011 ± 0.0001 (p = 0.0" in text  # the LSKA row: three seeds, so a paired test (p about 0.005)
+    assert "| not measured |" in text  # LKA has large kernels and no measurement
+    assert text.count("| — |") >= 1  # the pointwise control has no large kernel to shuffle

@@ -234,6 +234,11 @@ def test_the_page_says_how_far_each_shipped_gate_can_be_told_from_random(entry: 
         assert f"only {tests['told_apart']} of its {tests['testable']} kernels apart from random" in text
     else:
         assert f"all {tests['testable']} can be told apart from random" in text
+    shuffle = entry["kernel_shuffle"]  # measured for every shipped gate (``python -m lska_demo kernel-shuffle``)
+    assert shuffle["trained"] == entry["metrics"]["mAP50-95"] and len(shuffle["shuffled"]) >= 4
+    as_high = sum(s >= shuffle["trained"] for s in shuffle["shuffled"])
+    assert ("nothing shows that the detector uses where training put them" in text) == (as_high > 0)
+    assert ("every shuffle scored lower" in text) == (as_high == 0)
 
 
 @pytest.mark.parametrize("point", list(INSERTION_POINTS))

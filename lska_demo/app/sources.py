@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -157,10 +158,32 @@ def _control_label(control: VariantSpec, entry: dict[str, Any] | None) -> str:
 
 
 def _kernel_note(entry: dict[str, Any]) -> str:
-    """How far the large kernels moved from their random init, measured on the weights (``zoo.retire``)."""
-    tests, change = entry.get("kernel_tests") or {}, entry.get("kernel_change")
+    """How far the large kernels moved from their random init, measured on the weights (``zoo.retire``), and
+    whether the detector uses where they went (``zoo.shuffle``)."""
+    change = entry.get("kernel_change")
     if change is None:
         return ""
+    return _moved_note(entry, change) + _shuffle_note(entry.get("kernel_shuffle"))
+
+
+def _shuffle_note(shuffle: dict[str, Any] | None) -> str:
+    if not shuffle:
+        return ""
+    shuffled, as_high = shuffle["shuffled"], sum(s >= shuffle["trained"] for s in shuffle["shuffled"])
+    note = (
+        f" With the same kernel values shuffled into random places it scores {statistics.fmean(shuffled):.4f} "
+        f"{shuffle['metric']} (mean of {len(shuffled)} shuffles) against {shuffle['trained']:.4f} trained"
+    )
+    if as_high:
+        return note + (
+            f"; {as_high} of the {len(shuffled)} shuffles scored as high or higher, so nothing shows that the "
+            "detector uses where training put them."
+        )
+    return note + f"; every shuffle scored lower (permutation p = {shuffle['p']:.2f})."
+
+
+def _moved_note(entry: dict[str, Any], change: float) -> str:
+    tests = entry.get("kernel_tests") or {}
     note = f" Its large kernels moved {change:.2f} from their random init (relative L2)"
     if tests.get("testable") and tests["told_apart"] < tests["testable"]:
         return note + (

@@ -109,6 +109,13 @@ def _reproduce(args: argparse.Namespace) -> list[dict[str, Any]]:
     return [reevaluate(model_id, args.weights_dir, split=args.split) for model_id in args.ids]
 
 
+def _kernel_shuffle(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from lska_demo.zoo.shuffle import record_kernel_shuffles
+
+    log = (lambda line: None) if args.json else print
+    return record_kernel_shuffles(args.ids, args.shuffles, args.weights_dir, log=log)
+
+
 def _convert(args: argparse.Namespace) -> list[str]:
     from lska_demo.zoo.convert import convert_shipped
 
@@ -152,6 +159,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ids", nargs="+", help="manifest ids of shipped models")
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p.add_argument("--split", default="test", choices=("test", "val"))
+    p = command(
+        sub,
+        "kernel-shuffle",
+        _kernel_shuffle,
+        "does a shipped gate's kernel arrangement matter? mAP vs shuffled kernels",
+    )
+    p.add_argument("ids", nargs="*", help="manifest ids (default: every shipped gate not yet measured)")
+    p.add_argument("--shuffles", type=int, default=4, help="seeded permutations per model")
+    p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p = command(sub, "convert", _convert, "rewrite every pickled .pt entry of the manifest as verified safetensors")
     p.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     p = command(sub, "zoo", _zoo, "train (or resume) the whole model zoo into weights/ and its manifest")

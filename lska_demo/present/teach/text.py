@@ -79,7 +79,7 @@ rank-1 terms. Asked to draw a {k}×{k} {rank.name} as its kernel, the best singl
 channels the best LSKA-shaped fit misses {rank.lska_error:.0%} (the playground below shows both). The paper's
 claim is that the loss costs little accuracy, because depth and the 1×1 mixing make up for it; the Zoo tab
 shows what it cost on this app's benchmark, and the trained kernels below show where training moved the zoo's
-gates' kernels (whether the detector uses where they went: the Compare tab's status, "shuffled into random places").
+gates' kernels (whether the detector uses where they went: the Compare tab's status, which scores them shuffled).
 
 **Cost in a detector.** At YOLOv8n's P5 (20×20 at 640 px) a {k}-wide kernel may be wider than the map: the taps
 that land on padding still cost FLOPs. See the Cost tab.

@@ -178,3 +178,19 @@ def test_every_event_a_change_triggers_runs_for_the_last_change() -> None:
         fn.name for fn in page.fns.values() if "change" in (t[1] for t in fn.targets) and fn.trigger_mode == "once"
     ]
     assert not dropping, f"listeners that drop a change while they run: {dropping}"
+
+
+def test_no_button_waits_behind_the_views_a_settings_change_starts() -> None:
+    """Under load Gradio re-runs a change's listeners while a later change is pending; in the pool of Export and
+    Compare they held an Export click for over 90 s in a CI run. Work a change or the page's load starts by itself
+    runs in pools that no button's work shares."""
+    from lska_demo.ui.app import build_ui
+
+    page = build_ui()
+    queued = [fn for fn in page.fns.values() if fn.queue]
+    automatic = [fn for fn in queued if {t[1] for t in fn.targets} <= {"change", "load", "input"}]
+    asked = [fn for fn in queued if fn not in automatic]
+    button_pools = {fn.concurrency_id for fn in asked}
+    assert {"light", "heavy"} <= button_pools
+    sharing = [(fn.name, fn.concurrency_id) for fn in automatic if fn.concurrency_id in button_pools]
+    assert not sharing, f"listeners a change starts, in a pool a button's work uses: {sharing}"

@@ -38,6 +38,7 @@ class Group(enum.Enum):
 
     HEAVY = "heavy"
     LIGHT = "light"
+    FOLLOW = "follow"  # work a settings change starts by itself: a button pressed after it never waits behind it
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "attention": Endpoint(Group.HEAVY, 10.0),
     "cost": Endpoint(Group.LIGHT, 15.0),  # heavy only when it measures latency: guarded(..., heavy_if=...)
     "compare": Endpoint(Group.LIGHT, 2.0),
-    "diagram": Endpoint(Group.LIGHT, 0.5),
-    "teach": Endpoint(Group.LIGHT, 1.0),
+    "diagram": Endpoint(Group.FOLLOW, 0.5),  # redrawn when the insertion point changes
+    "teach": Endpoint(Group.FOLLOW, 1.0),  # rewritten when k changes
     "export": Endpoint(Group.LIGHT, 1.0),
     "transfer": Endpoint(Group.LIGHT, 5.0),
     "onnx": Endpoint(Group.HEAVY, 30.0),  # Ultralytics' exporter and a parity run in ONNX Runtime
@@ -67,9 +68,11 @@ ENDPOINTS: dict[str, Endpoint] = {
 }
 """Every endpoint the UI registers; an unknown name is an error, so a new endpoint must be placed here."""
 
-CONCURRENCY: dict[Group, int] = {Group.HEAVY: 2, Group.LIGHT: 2}
+CONCURRENCY: dict[Group, int] = {Group.HEAVY: 2, Group.LIGHT: 2, Group.FOLLOW: 2}
 """Workers per pool. Two heavy workers, so that a client's second heavy request reaches its handler and is
-refused at once (the per-client limit) instead of waiting behind the first; two light ones beside them."""
+refused at once (the per-client limit) instead of waiting behind the first; two light ones beside them, and two
+for the views that follow a settings change (Gradio re-runs a change's listeners while a later change is pending,
+so under load they can queue up; Compare and Export must not wait behind them)."""
 
 MAX_QUEUE = 32
 """Events waiting in Gradio's queue, all pools together; beyond this Gradio answers "Queue is full"."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -180,17 +182,52 @@ def test_every_event_a_change_triggers_runs_for_the_last_change() -> None:
     assert not dropping, f"listeners that drop a change while they run: {dropping}"
 
 
+def _listeners() -> dict[int, tuple[Any, dict[str, Any]]]:
+    """Every listener of the page: its function and its dependency config (which holds what it is chained to)."""
+    from lska_demo.ui.app import build_ui
+
+    page = build_ui()
+    return {dep["id"]: (page.fns[dep["id"]], dep) for dep in page.get_config_file()["dependencies"]}
+
+
+def _asked(listeners: dict[int, tuple[Any, dict[str, Any]]]) -> set[int]:
+    """The listeners a visitor's own action starts: a click or a tab selection, and what is chained after them."""
+    asked = {i for i, (_, dep) in listeners.items() if {t[1] for t in dep["targets"]} & {"click", "select"}}
+    while True:
+        chained = {i for i, (_, dep) in listeners.items() if dep.get("trigger_after") in asked} - asked
+        if not chained:
+            return asked
+        asked |= chained
+
+
 def test_no_button_waits_behind_the_views_a_settings_change_starts() -> None:
     """Under load Gradio re-runs a change's listeners while a later change is pending; in the pool of Export and
     Compare they held an Export click for over 90 s in a CI run. Work a change or the page's load starts by itself
     runs in pools that no button's work shares."""
-    from lska_demo.ui.app import build_ui
-
-    page = build_ui()
-    queued = [fn for fn in page.fns.values() if fn.queue]
-    automatic = [fn for fn in queued if {t[1] for t in fn.targets} <= {"change", "load", "input"}]
-    asked = [fn for fn in queued if fn not in automatic]
-    button_pools = {fn.concurrency_id for fn in asked}
+    listeners = _listeners()
+    asked = _asked(listeners)
+    queued = {i: fn for i, (fn, _) in listeners.items() if fn.queue}
+    button_pools = {fn.concurrency_id for i, fn in queued.items() if i in asked}
     assert {"light", "heavy"} <= button_pools
-    sharing = [(fn.name, fn.concurrency_id) for fn in automatic if fn.concurrency_id in button_pools]
+    sharing = [
+        (fn.name, fn.concurrency_id) for i, fn in queued.items() if i not in asked and fn.concurrency_id in button_pools
+    ]
     assert not sharing, f"listeners a change starts, in a pool a button's work uses: {sharing}"
+
+
+def test_no_event_has_two_listeners_that_rerun_each_other() -> None:
+    """When a deferred ``always_last`` listener finishes, Gradio re-dispatches its whole event, so two such
+    listeners of one event re-run each other while their runs overlap: after one change of k, the status and the
+    pictures' labels re-ran every 0.2 s for three minutes in a browser. Each event may have one; a listener chained
+    after another is re-dispatched alone, and the page's load fires once."""
+    from collections import Counter
+
+    deferring = Counter(
+        target
+        for fn, dep in _listeners().values()
+        if fn.fn is not None and fn.trigger_mode == "always_last"
+        for target in dep["targets"]
+        if target[1] not in ("then", "success", "load")
+    )
+    shared = {target: n for target, n in deferring.items() if n > 1}
+    assert not shared, f"events with several listeners that re-run each other: {shared}"

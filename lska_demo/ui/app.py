@@ -11,7 +11,7 @@ from lska_demo.app.service import KERNEL_SIZES, ZOO, DemoService, ServiceOptions
 from lska_demo.model.vocabulary import BLOCK_LABELS, DESIGN_LABELS, GLOSSARY, POINT_LABELS, choices
 from lska_demo.ui import attention, compare, cost, erf, teach, zoo
 from lska_demo.ui.cache_files import write_outputs_atomically
-from lska_demo.ui.common import Controls, domain_html, image_input, status_html
+from lska_demo.ui.common import Controls, domain_html, follow, image_input, settings_changed, status_html
 from lska_demo.ui.fields import explain_input_errors, pass_values_through
 
 # The tabs in page order; each module's ``build(service, controls)`` lays out and wires its own tab, and may
@@ -146,7 +146,8 @@ def _controls(service: DemoService, page: gr.Blocks) -> tuple[Controls, gr.HTML,
             button, status, conf, iou = _step_run(service)
     with gr.Accordion("Where LSKA goes: YOLOv8 with the chosen insertion point", open=True):
         diagram = gr.HTML(service.diagram("sppf"), elem_id="diagram")
-    return Controls(k, point, block, source, image, conf, iou, diagram, page, button, design), status, domain
+    changed = settings_changed([k, point, block, source, design])
+    return Controls(k, point, block, source, image, conf, iou, diagram, page, button, design, changed), status, domain
 
 
 def _wire_status(service: DemoService, controls: Controls, status: gr.HTML) -> None:
@@ -159,14 +160,13 @@ def _wire_status(service: DemoService, controls: Controls, status: gr.HTML) -> N
             return html_error(str(err))
 
     c = controls
-    gr.on(
-        [c.page.load, *(x.change for x in (*c.variant, c.source, c.design))],
+    follow(
+        c,
         show,
         [*c.variant, c.source, c.design],
         [status],
         api_visibility="private",
         queue=False,
-        trigger_mode="always_last",  # the page's load comes first; Gradio then drops changes while one runs
         show_progress="hidden",
     )
 

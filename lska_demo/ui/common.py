@@ -41,6 +41,7 @@ class Controls:
     page: gr.Blocks
     compare_button: gr.Button  # the page's primary button (step 3 of "start here"), wired by the Compare tab
     design: gr.Dropdown  # the gate design: every endpoint that takes the variant takes it as its LAST input
+    changed: Any  # the one listener of a change of k, point, block, source or design: ``follow`` chains after it
 
     @property
     def variant(self) -> list[Any]:
@@ -51,6 +52,33 @@ class Controls:
     def choice(self) -> list[Any]:
         """What a shown result depends on: the variant, its gate design, the model source and the image."""
         return [*self.variant, self.design, self.source, self.image]
+
+
+def settings_changed(settings: Sequence[Any]) -> Any:
+    """The one listener of a change of any of ``settings``, in the browser and doing nothing: ``follow`` chains
+    the work a change starts after it.
+
+    Gradio re-dispatches a whole change event to every ``always_last`` listener of it when one of them finishes
+    a deferred run, so two such listeners on one event re-run each other for as long as their runs overlap (seen
+    in a browser: three minutes of 0.2 s re-runs after one change). A listener chained with ``.then`` is
+    re-dispatched alone, and one in the browser is never deferred.
+    """
+    return gr.on([setting.change for setting in settings], None, js="() => {}", queue=False, api_visibility="private")
+
+
+def follow(
+    controls: Controls, fn: Any, inputs: Sequence[Any], outputs: Sequence[Any], also: Sequence[Any] = (), **kwargs: Any
+) -> None:
+    """Run ``fn`` when the page loads or one of ``also`` fires (a tab's own controls), and after every settings
+    change (``Controls.changed``); always for the last change, never dropping one. ``kwargs`` go to the settings'
+    listener (an ``api_name`` names it); the other one is private."""
+    shared = {
+        key: kwargs[key] for key in ("queue", "show_progress", "concurrency_id", "concurrency_limit") if key in kwargs
+    }
+    gr.on(
+        [controls.page.load, *also], fn, inputs, outputs, api_visibility="private", trigger_mode="always_last", **shared
+    )
+    controls.changed.then(fn, inputs, outputs, trigger_mode="always_last", **kwargs)
 
 
 def stale_on(triggers: Sequence[Any], results: Sequence[Any], note: Any, action: str) -> None:

@@ -9,7 +9,17 @@ import pandas as pd
 
 from lska_demo.app.fairness import click_kwargs, guarded
 from lska_demo.app.service import CompareResult, DemoService, PairStatus, Readiness, SideResult
-from lska_demo.ui.common import PROGRESS, Controls, banner_html, friendly, reporter, stale_on, summary_widths, table
+from lska_demo.ui.common import (
+    PROGRESS,
+    Controls,
+    banner_html,
+    follow,
+    friendly,
+    reporter,
+    stale_on,
+    summary_widths,
+    table,
+)
 
 DETECTION_COLUMNS = ["label", "score", "x1", "y1", "x2", "y2"]
 
@@ -74,16 +84,8 @@ def _wire_banner(service: DemoService, controls: Controls, banner: gr.HTML, labe
         return banner_html(status), *side_labels(status)
 
     c = controls
-    gr.on(
-        [c.page.load, *(x.change for x in (*c.variant, c.source, c.design))],
-        show,
-        [*c.variant, c.source, c.design],
-        [banner, *labelled],
-        api_visibility="private",
-        queue=False,
-        trigger_mode="always_last",  # the page's load comes first; Gradio then drops changes while one runs
-        show_progress="hidden",
-    )
+    inputs = [*c.variant, c.source, c.design]
+    follow(c, show, inputs, [banner, *labelled], api_visibility="private", queue=False, show_progress="hidden")
 
 
 def build(service: DemoService, controls: Controls) -> None:

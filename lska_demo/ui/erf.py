@@ -107,11 +107,12 @@ def build(service: DemoService, controls: Controls) -> None:
 
     # The layers on offer depend on the insertion point, so this tab follows it; the header's diagram rides
     # along on the same event (one API call, "diagram", answers both).
-    controls.point.change(
+    controls.changed.then(
         guarded("diagram", on_point),
         [*controls.variant, controls.design],
         [controls.diagram, layer],
         api_name="diagram",
+        trigger_mode="always_last",
         **click_kwargs("diagram"),
     )
     stale_on(controls.choice, [figure, ratios], note, "Compute receptive fields")

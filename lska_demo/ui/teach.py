@@ -15,7 +15,7 @@ import gradio as gr
 from lska_demo.app.fairness import click_kwargs, guarded
 from lska_demo.app.service import DemoService, TeachView
 from lska_demo.ui import export
-from lska_demo.ui.common import Controls, friendly, table
+from lska_demo.ui.common import Controls, follow, friendly, table
 
 # The private views' own pool: redrawn on every k or point change, even while another tab is open, they must
 # never queue ahead of a model event (Compare) in the shared pool; two workers for the two cores.
@@ -102,7 +102,7 @@ def _intro(service: DemoService, controls: Controls) -> None:
     gr.Markdown(COST_LEAD)
     cost = _figure("Weights and GFLOPs against k", "cost")
     outputs = [pipelines, text, weights, *dilation, *erf, *cost]
-    controls.k.change(
+    controls.changed.then(
         guarded("teach", run_teach),
         [controls.k],
         outputs,
@@ -134,13 +134,13 @@ def _cascade(service: DemoService, controls: Controls) -> None:
         step = gr.Slider(0, last, value=0, step=1, label="Step: depthwise convs applied", scale=4, elem_id="teach-step")
         play = gr.Button("▶ Play", scale=1, min_width=90, elem_id="teach-play")
     figure = _figure("The four designs after this step", "cascade")
-    gr.on(
-        [controls.k.change, controls.page.load, source.change, step.change],
+    follow(
+        controls,
         run_step,
         [controls.k, source, step],
         list(figure),
+        also=[source.change, step.change],
         api_visibility="private",
-        trigger_mode="always_last",
         show_progress="minimal",
         **VIEWS,
     )
@@ -165,15 +165,7 @@ def _trained(service: DemoService, controls: Controls) -> None:
     gr.Markdown(TRAINED_LEAD)
     gate = gr.Dropdown([], label="Gate (this insertion point has several)", visible=False)
     figure = _figure("Trained equivalent kernels and their rank-1 views", "trained")
-    gr.on(
-        [controls.k.change, controls.point.change, controls.block.change, controls.page.load],
-        run_variant,
-        controls.variant,
-        [*figure, gate],
-        api_visibility="private",
-        trigger_mode="always_last",
-        **VIEWS,
-    )
+    follow(controls, run_variant, controls.variant, [*figure, gate], api_visibility="private", **VIEWS)
     gate.input(run_gate, [*controls.variant, gate], list(figure), api_visibility="private", **VIEWS)
 
 
@@ -190,13 +182,13 @@ def _playground(service: DemoService, controls: Controls) -> None:
     shape = gr.Radio(patterns, value="ring", label="Pattern")
     filtered = _figure("The pattern filtered by each design", "playground")
     ranks = _figure("What separable kernels can draw", "ranks")
-    gr.on(
-        [controls.k.change, controls.page.load, shape.change],
+    follow(
+        controls,
         run_playground,
         [controls.k, shape],
         [*filtered, *ranks],
+        also=[shape.change],
         api_visibility="private",
-        trigger_mode="always_last",
         **VIEWS,
     )
 

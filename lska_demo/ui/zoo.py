@@ -10,7 +10,7 @@ import pandas as pd
 
 from lska_demo.app.fairness import click_kwargs, guarded
 from lska_demo.app.service import DemoService
-from lska_demo.ui.common import Controls, friendly, table
+from lska_demo.ui.common import Controls, follow, friendly, table
 
 REGIMES = """\
 **How the zoo's models were trained, and what each is compared with** (every comparison is within one regime,
@@ -112,9 +112,8 @@ def build(service: DemoService, controls: Controls) -> Callable[[gr.Tab], None]:
     button.click(guarded("zoo", run_zoo), inputs, [pair, every, note], api_name="zoo", **click_kwargs("zoo")).then(
         run_verdicts, None, [verdicts, chart], api_visibility="private", **click_kwargs("zoo")
     )
-    controls.page.load(run_zoo, inputs, [pair, every, note], api_visibility="private")
     # The pair follows the choice at once (the manifest is cheap to read), so it is never stale.
-    gr.on([x.change for x in inputs], run_zoo, inputs, [pair, every, note], api_visibility="private")
+    follow(controls, run_zoo, inputs, [pair, every, note], api_visibility="private")
 
     def fill_when_selected(tab: gr.Tab) -> None:
         outputs = [verdicts, chart, shown]

@@ -160,15 +160,7 @@ def _wire_status(service: DemoService, controls: Controls, status: gr.HTML) -> N
             return html_error(str(err))
 
     c = controls
-    follow(
-        c,
-        show,
-        [*c.variant, c.source, c.design],
-        [status],
-        api_visibility="private",
-        queue=False,
-        show_progress="hidden",
-    )
+    follow(c, show, [*c.variant, c.source, c.design], [status], queue=False, show_progress="hidden")
 
 
 def _wire_domain(service: DemoService, controls: Controls, domain: gr.HTML) -> None:

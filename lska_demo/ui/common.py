@@ -67,18 +67,19 @@ def settings_changed(settings: Sequence[Any]) -> Any:
 
 
 def follow(
-    controls: Controls, fn: Any, inputs: Sequence[Any], outputs: Sequence[Any], also: Sequence[Any] = (), **kwargs: Any
+    controls: Controls,
+    fn: Any,
+    inputs: Sequence[Any],
+    outputs: Sequence[Any],
+    also: Sequence[Any] = (),
+    **scheduling: Any,
 ) -> None:
     """Run ``fn`` when the page loads or one of ``also`` fires (a tab's own controls), and after every settings
-    change (``Controls.changed``); always for the last change, never dropping one. ``kwargs`` go to the settings'
-    listener (an ``api_name`` names it); the other one is private."""
-    shared = {
-        key: kwargs[key] for key in ("queue", "show_progress", "concurrency_id", "concurrency_limit") if key in kwargs
-    }
-    gr.on(
-        [controls.page.load, *also], fn, inputs, outputs, api_visibility="private", trigger_mode="always_last", **shared
-    )
-    controls.changed.then(fn, inputs, outputs, trigger_mode="always_last", **kwargs)
+    change (``Controls.changed``); always for the last change, never dropping one. ``scheduling`` (queue,
+    progress, pool) applies to both listeners; neither is an API endpoint."""
+    listen = {"api_visibility": "private", "trigger_mode": "always_last", **scheduling}
+    gr.on([controls.page.load, *also], fn, inputs, outputs, **listen)
+    controls.changed.then(fn, inputs, outputs, **listen)
 
 
 def stale_on(triggers: Sequence[Any], results: Sequence[Any], note: Any, action: str) -> None:

@@ -85,7 +85,7 @@ def _wire_banner(service: DemoService, controls: Controls, banner: gr.HTML, labe
 
     c = controls
     inputs = [*c.variant, c.source, c.design]
-    follow(c, show, inputs, [banner, *labelled], api_visibility="private", queue=False, show_progress="hidden")
+    follow(c, show, inputs, [banner, *labelled], queue=False, show_progress="hidden")
 
 
 def build(service: DemoService, controls: Controls) -> None:

@@ -140,7 +140,6 @@ def _cascade(service: DemoService, controls: Controls) -> None:
         [controls.k, source, step],
         list(figure),
         also=[source.change, step.change],
-        api_visibility="private",
         show_progress="minimal",
         **VIEWS,
     )
@@ -165,7 +164,7 @@ def _trained(service: DemoService, controls: Controls) -> None:
     gr.Markdown(TRAINED_LEAD)
     gate = gr.Dropdown([], label="Gate (this insertion point has several)", visible=False)
     figure = _figure("Trained equivalent kernels and their rank-1 views", "trained")
-    follow(controls, run_variant, controls.variant, [*figure, gate], api_visibility="private", **VIEWS)
+    follow(controls, run_variant, controls.variant, [*figure, gate], **VIEWS)
     gate.input(run_gate, [*controls.variant, gate], list(figure), api_visibility="private", **VIEWS)
 
 
@@ -188,7 +187,6 @@ def _playground(service: DemoService, controls: Controls) -> None:
         [controls.k, shape],
         [*filtered, *ranks],
         also=[shape.change],
-        api_visibility="private",
         **VIEWS,
     )
 

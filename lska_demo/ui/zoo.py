@@ -113,7 +113,7 @@ def build(service: DemoService, controls: Controls) -> Callable[[gr.Tab], None]:
         run_verdicts, None, [verdicts, chart], api_visibility="private", **click_kwargs("zoo")
     )
     # The pair follows the choice at once (the manifest is cheap to read), so it is never stale.
-    follow(controls, run_zoo, inputs, [pair, every, note], api_visibility="private")
+    follow(controls, run_zoo, inputs, [pair, every, note])
 
     def fill_when_selected(tab: gr.Tab) -> None:
         outputs = [verdicts, chart, shown]
